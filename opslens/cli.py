@@ -1,0 +1,156 @@
+"""The `opslens` command: a thin layer over ingest, the datasets, export and the demo generator.
+
+Every command exits 0 on success, 2 when input is rejected and 1 for other errors, always with a
+message on stderr and never a traceback for something the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+
+from opslens import config
+from opslens.export import TABLE_FORMATS, file_name, table_bytes
+from opslens.ingest import IngestRejected, ingest_files
+from opslens.store import StoreError, open_store
+from queries import DATASETS, RULES, Filters, fetch
+
+EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-03-01") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opslens", description="Ops Lens: operational visibility for broadband service delivery.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_help = f"the store (default: $OPSLENS_DB or {config.DEFAULT_DB})"
+
+    ingest = commands.add_parser(
+        "ingest", help="load snapshot and footprint files (CSV, CSV.gz, Parquet), all or nothing",
+        description="Validate the files against the contract and load them in one transaction.",
+        epilog="Example: opslens ingest data/sample/snapshots.csv data/sample/footprint.csv",
+    )
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument("--db", help=db_help)
+
+    export = commands.add_parser(
+        "export", help="write a dataset as CSV, JSON, Parquet or XLSX",
+        description="Datasets: " + "; ".join(f"{d.name} ({d.grain})" for d in DATASETS.values()),
+        epilog="Example: opslens export backlog --market NORTH --market SOUTH --format xlsx --output backlog.xlsx",
+    )
+    export.add_argument("dataset", choices=list(DATASETS), metavar="DATASET")
+    export.add_argument("--db", help=db_help)
+    export.add_argument("--as-of", type=_date, help="snapshot date (default: the store's latest)")
+    export.add_argument("--market", action="extend", nargs="+", default=[], metavar="M", help="markets (repeatable)")
+    export.add_argument("--product", action="extend", nargs="+", default=[], metavar="P", help="products (repeatable)")
+    export.add_argument("--segment", action="extend", nargs="+", default=[], metavar="S", help="segments (repeatable)")
+    export.add_argument("--from", dest="start", type=_date, help="start of the date range (trend dates; install dates)")
+    export.add_argument("--to", dest="end", type=_date, help="end of the date range")
+    export.add_argument("--stage", action="extend", nargs="+", default=[], help="drill-down: only these stages (orders, exceptions)")
+    export.add_argument("--rule", action="extend", nargs="+", default=[], choices=list(RULES), metavar="RULE", help="drill-down: only these rules (orders, exceptions)")
+    export.add_argument("--format", choices=TABLE_FORMATS, default="csv")
+    export.add_argument("--output", type=Path, help="file to write (default: stdout for csv/json, a named file for parquet/xlsx)")
+
+    demo = commands.add_parser(
+        "demo", help="generate realistic synthetic snapshots and load them",
+        description="Deterministic by --seed; sized by --orders, --days and --markets.",
+        epilog="Example: opslens demo --orders 20000 --days 180 --seed 3 --db data/big.duckdb",
+    )
+    demo.add_argument("--db", help=db_help)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--orders", type=int, default=6000)
+    demo.add_argument("--days", type=int, default=120)
+    demo.add_argument("--markets", type=int, default=6)
+    demo.add_argument("--end", type=_date, default=None, help="last snapshot date (default: yesterday)")
+    demo.add_argument("--replace", action="store_true", help="delete an existing store first")
+
+    migrate = commands.add_parser(
+        "migrate", help="create the store or upgrade its schema",
+        epilog="Example: opslens migrate --db data/opslens.duckdb",
+    )
+    migrate.add_argument("--db", help=db_help)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"ingest": _ingest, "export": _export, "demo": _demo, "migrate": _migrate}
+    try:
+        return handlers[args.command](args)
+    except IngestRejected as rejection:
+        print(rejection, file=sys.stderr)
+        return EXIT_REJECTED
+    except (StoreError, config.ConfigError, OSError, KeyError, ValueError) as error:
+        print(f"opslens {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    result = ingest_files(config.db_path(args.db), args.files)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    filters = Filters(
+        as_of=args.as_of,
+        markets=tuple(args.market) or None,
+        products=tuple(args.product) or None,
+        segments=tuple(args.segment) or None,
+        start=args.start,
+        end=args.end,
+        stages=tuple(args.stage) or None,
+        rules=tuple(args.rule) or None,
+    )
+    frame = fetch(args.dataset, config.db_path(args.db), filters)
+    meta = {"dataset": args.dataset, **filters.described()}
+    data = table_bytes(frame, args.format, meta)
+    output = args.output
+    if output is None and args.format in ("parquet", "xlsx"):
+        output = Path(file_name(args.dataset, meta, args.format))
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+        print(f"wrote {frame.height} row(s) of {args.dataset} to {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from opslens.demo import generate, write_files
+
+    path = config.db_path(args.db)
+    if path.exists() and not args.replace:
+        print(f"opslens demo: {path} already exists; use --replace to start it afresh or --db for another store", file=sys.stderr)
+        return EXIT_ERROR
+    if path.exists():
+        path.unlink()
+        Path(f"{path}.wal").unlink(missing_ok=True)
+    end = args.end or dt.date.today() - dt.timedelta(days=1)
+    data = generate(seed=args.seed, orders=args.orders, days=args.days, markets=args.markets, end=end)
+    with tempfile.TemporaryDirectory() as folder:
+        result = ingest_files(path, write_files(data, Path(folder)))
+    print(f"demo store {path}: {result.snapshot_rows} snapshot rows, {len(result.markets)} markets, "
+          f"{len(result.rows_by_date)} snapshot dates up to {max(result.rows_by_date)}")
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    open_store(config.db_path(args.db)).close()
+    print(f"store {config.db_path(args.db)} is at the current schema")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The DuckDB store: opening it, its schema and the forward migrations that build it.
+
+Each migration runs in one transaction together with the row that records it, so a store is
+always at a known version. Writers call `open_store`; readers (the app, exports) open the file
+read-only through `queries.db`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from opslens.contract import FOOTPRINT_COLUMNS, OPEN_STAGES, SNAPSHOT_COLUMNS, SQL_TYPES, STAGES
+
+
+def _column_list(columns) -> str:
+    return ",\n    ".join(
+        f"{c.name} {SQL_TYPES[c.kind]}{' NOT NULL' if c.required else ''}" for c in columns
+    )
+
+
+def _v1_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Snapshots with their derived run columns, footprint, the ingest log and the stage catalogue."""
+    con.sql(
+        f"""
+        create table snapshots (
+            {_column_list(SNAPSHOT_COLUMNS)},
+            -- Derived at ingest, per order over its own rows ordered by date (see opslens/ingest/load.py):
+            stage_run_start DATE NOT NULL,  -- first date of the unbroken run of rows in this stage
+            next_snapshot_date DATE         -- the order's next row; NULL on its latest row
+        )
+        """
+    )
+    con.sql(
+        f"""
+        create table footprint (
+            {_column_list(FOOTPRINT_COLUMNS)}
+        )
+        """
+    )
+    con.sql(
+        """
+        create table ingests (
+            ingest_id INTEGER PRIMARY KEY,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            outcome VARCHAR NOT NULL,      -- loaded | rejected
+            files VARCHAR[] NOT NULL,
+            snapshot_rows BIGINT NOT NULL,
+            footprint_rows BIGINT NOT NULL,
+            message VARCHAR                -- the rejection reason, or warnings
+        )
+        """
+    )
+    con.sql(
+        """
+        create table ingest_contents (   -- what one loaded ingest brought: rows per (kind, date, market)
+            ingest_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,         -- snapshots | footprint
+            snapshot_date DATE NOT NULL,
+            market VARCHAR NOT NULL,
+            rows BIGINT NOT NULL
+        )
+        """
+    )
+    con.sql("create table stages (stage VARCHAR PRIMARY KEY, stage_index INTEGER NOT NULL, is_open BOOLEAN NOT NULL)")
+    rows = ", ".join(f"('{s}', {i}, {str(s in OPEN_STAGES).lower()})" for i, s in enumerate(STAGES, start=1))
+    con.sql(f"insert into stages values {rows}")
+
+
+# Ordered forward migrations: (version, name, function). Append, never edit an applied one.
+MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+    (1, "initial schema", _v1_initial_schema),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """The single value a query returns (DuckDB 2.0 relations have no fetchone)."""
+    return con.sql(sql, params=params).fetchall()[0][0]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or is not an Ops Lens store; the message says what to do."""
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest applied migration, 0 for an empty database."""
+    has_table = scalar(
+        con, "select count(*) from duckdb_tables() where table_name = 'schema_migrations' and schema_name = 'main'"
+    )
+    if not has_table:
+        return 0
+    return scalar(con, "select coalesce(max(version), 0) from schema_migrations")
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration the store has not had yet; return the versions applied."""
+    con.sql(
+        "create table if not exists schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise StoreError(f"the store has schema version {current}, newer than this Ops Lens ({SCHEMA_VERSION}); upgrade Ops Lens")
+    applied = []
+    for version, name, step in MIGRATIONS:
+        if version <= current:
+            continue
+        con.sql("begin transaction")
+        try:
+            step(con)
+            con.sql("insert into schema_migrations values ($v, $n, now()::timestamp)", params={"v": version, "n": name})
+            con.sql("commit")
+        except Exception:
+            con.sql("rollback")
+            raise
+        applied.append(version)
+    return applied
+
+
+def open_store(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store for writing, migrated to the current schema."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as error:
+        raise StoreError(f"cannot open the store {path} for writing: {error}") from None
+    try:
+        migrate(con)
+    except Exception:
+        con.close()
+        raise
+    return con

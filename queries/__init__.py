@@ -1,0 +1,122 @@
+"""Every Ops Lens dataset, defined once: `dataset(name, db=..., **filters)` returns a Polars frame.
+
+The same call feeds the app's pages and their export buttons, `opslens export` and notebooks:
+
+    from queries import dataset
+    df = dataset("backlog", db="data/opslens.duckdb", as_of=date(2026, 3, 1), markets=["NORTH"])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import polars as pl
+
+from opslens import config
+from opslens.contract import OPEN_STAGES
+from queries.catalog import DATASETS, RULES, DatasetInfo, RuleInfo
+from queries.db import Database, connection, run, sql_text
+
+__all__ = ["DATASETS", "RULES", "DatasetInfo", "Filters", "RuleInfo", "dataset", "filter_options", "snapshot_dates"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The filters every dataset accepts (SPEC §3); None or an empty list means all."""
+
+    as_of: dt.date | None = None
+    markets: tuple[str, ...] | None = None
+    products: tuple[str, ...] | None = None
+    segments: tuple[str, ...] | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    stages: tuple[str, ...] | None = None  # drill-down: orders and exceptions in these stages
+    rules: tuple[str, ...] | None = None  # drill-down: orders and exceptions breaking these rules
+
+    def described(self) -> dict[str, str]:
+        """The filters that are set, as text, for export captions and file metadata."""
+        return {k: (", ".join(v) if isinstance(v, tuple) else str(v)) for k, v in asdict(self).items() if v}
+
+
+def dataset(
+    name: str,
+    db: Database | None = None,
+    *,
+    as_of: dt.date | None = None,
+    markets: Sequence[str] | None = None,
+    products: Sequence[str] | None = None,
+    segments: Sequence[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    stages: Sequence[str] | None = None,
+    rules: Sequence[str] | None = None,
+    thresholds: dict[str, int] | None = None,
+) -> pl.DataFrame:
+    """The named dataset as of a snapshot (default: the store's latest) under the given filters."""
+    filters = Filters(as_of, _tuple(markets), _tuple(products), _tuple(segments), start, end, _tuple(stages), _tuple(rules))
+    return fetch(name, config.db_path(db) if not _is_connection(db) else db, filters, thresholds)
+
+
+def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] | None = None) -> pl.DataFrame:
+    """`dataset` for callers that already hold a Filters value (the app, the CLI)."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset '{name}'; available: {', '.join(DATASETS)}")
+    limits = config.stall_limits(thresholds)
+    with connection(db) as con:
+        as_of = filters.as_of or latest_snapshot(con)
+        params = {
+            "as_of": as_of,
+            "markets": _list(filters.markets),
+            "products": _list(filters.products),
+            "segments": _list(filters.segments),
+            "start_date": filters.start,
+            "end_date": filters.end,
+            "stages": _list(filters.stages),
+            "rules": _list(filters.rules),
+            "stall_limits": [limits[stage] for stage in OPEN_STAGES],
+        }
+        frame = run(con, sql_text(name), params, name)
+    return frame.drop([c for c in frame.columns if c in DATASETS[name].internal_columns])
+
+
+def latest_snapshot(con) -> dt.date | None:
+    """The store's latest snapshot date (None for an empty store)."""
+    return con.sql("select max(snapshot_date) from snapshots").fetchall()[0][0]
+
+
+def snapshot_dates(db: Database | None = None) -> list[dt.date]:
+    """Every snapshot date in the store, newest first: the choices of the as-of picker."""
+    with connection(_resolve(db)) as con:
+        return [row[0] for row in con.sql("select distinct snapshot_date from snapshots order by 1 desc").fetchall()]
+
+
+def filter_options(db: Database | None = None) -> dict[str, list[str]]:
+    """Distinct markets, products and segments in the store, for the filter widgets."""
+    with connection(_resolve(db)) as con:
+        return {
+            column + "s": [
+                row[0]
+                for row in con.sql(
+                    f"select distinct {column} from snapshots where {column} is not null order by 1"
+                ).fetchall()
+            ]
+            for column in ("market", "product", "segment")
+        }
+
+
+def _resolve(db: Database | None) -> Database:
+    return db if _is_connection(db) else config.db_path(db)
+
+
+def _is_connection(db: object) -> bool:
+    return db is not None and not isinstance(db, (str, bytes)) and hasattr(db, "sql")
+
+
+def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(values) if values else None
+
+
+def _list(values: tuple[str, ...] | None) -> list[str] | None:
+    return list(values) if values else None

@@ -1,0 +1,115 @@
+-- Shared building blocks, created as temporary macros on every connection the query layer opens.
+-- Each SPEC definition lives here exactly once: the filtered snapshot with its ages, each order's
+-- latest row as of a date, and every exception rule. Datasets only combine them.
+
+-- A row passes the market / product / segment filters; a NULL list means "all".
+create or replace temp macro opslens_passes(markets, products, segments, market_value, product_value, segment_value) as
+    (markets is null or list_contains(markets, market_value))
+    and (products is null or list_contains(products, product_value))
+    and (segments is null or list_contains(segments, segment_value));
+
+-- snap(S): the filtered rows with snapshot_date = S, with age in stage and age since order (SPEC §2).
+-- Age in stage uses stage_entered_at when given, else the start of the order's unbroken run of rows in
+-- this stage (stage_run_start, maintained at ingest; days the order is absent do not break the run).
+create or replace temp macro opslens_snap(as_of, markets, products, segments) as table
+    select
+        s.*,
+        st.stage_index,
+        st.is_open,
+        as_of - coalesce(s.stage_entered_at::date, s.stage_run_start) as age_in_stage_days,
+        as_of - s.ordered_at::date as age_days
+    from snapshots s
+    join stages st using (stage)
+    where s.snapshot_date = as_of
+      and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
+
+-- Each order's latest row as of S (greatest snapshot_date <= S), filtered.
+create or replace temp macro opslens_latest(as_of, markets, products, segments) as table
+    select s.*
+    from snapshots s
+    where s.snapshot_date <= as_of
+      and (s.next_snapshot_date is null or s.next_snapshot_date > as_of)
+      and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
+
+-- Exceptions at S: one row per order and rule (SPEC §2 "Exceptions").
+-- stall_limits: days per open stage, as a list in lifecycle order (indexed by stage_index).
+create or replace temp macro opslens_exceptions(as_of, markets, products, segments, stall_limits) as table
+with snap as (
+    select * from opslens_snap(as_of, markets, products, segments)
+),
+-- The lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5).
+milestone_stage as (
+    select *,
+        case
+            when invoiced_at is not null then 7
+            when activated_at is not null then 6
+            when installed_at is not null then 5
+            else 0
+        end as implied_stage_index
+    from snap
+),
+rule_hits as (
+    select *, 'stalled' as rule from snap
+    where is_open and age_in_stage_days > stall_limits[stage_index]
+    union all
+    select *, 'overdue_appointment' from snap
+    where stage = 'scheduled' and appointment_at::date < as_of
+    union all
+    select *, 'missed_appointment' from snap
+    where is_open and missed_appointments >= 1
+    union all
+    select *, 'repeat_visit' from snap
+    where truck_rolls >= 2
+    union all
+    select *, 'scheduled_before_ready' from snap
+    where is_open and appointment_at is not null
+      and (network_ready_at is null or network_ready_at > appointment_at)
+    union all
+    select *, 'invoiced_before_activation' from snap
+    where invoiced_at is not null and (activated_at is null or activated_at > invoiced_at)
+    union all
+    select * exclude (implied_stage_index), 'stage_mismatch' from milestone_stage
+    where is_open and stage_index < implied_stage_index
+    union all
+    select *, 'fallout' from snap
+    where is_open and fallout_code is not null
+),
+-- missing_from_snapshot: open at the market's previous snapshot, absent at S, market reported at S.
+market_days as (
+    select distinct market, snapshot_date from snapshots where snapshot_date <= as_of
+),
+previous_day as (
+    select market, max(snapshot_date) as previous_date
+    from market_days
+    where snapshot_date < as_of
+      and market in (select market from market_days where snapshot_date = as_of)
+    group by market
+),
+missing as (
+    select
+        p.*,
+        st.stage_index,
+        st.is_open,
+        as_of - coalesce(p.stage_entered_at::date, p.stage_run_start) as age_in_stage_days,
+        as_of - p.ordered_at::date as age_days,
+        'missing_from_snapshot' as rule
+    from snapshots p
+    join previous_day d on p.market = d.market and p.snapshot_date = d.previous_date
+    join stages st on st.stage = p.stage
+    where st.is_open
+      and opslens_passes(markets, products, segments, p.market, p.product, p.segment)
+      and not exists (select 1 from snapshots s where s.snapshot_date = as_of and s.order_id = p.order_id)
+),
+rule_order(rule, rule_index) as (
+    values ('stalled', 1), ('overdue_appointment', 2), ('missed_appointment', 3), ('repeat_visit', 4),
+           ('scheduled_before_ready', 5), ('invoiced_before_activation', 6), ('stage_mismatch', 7),
+           ('fallout', 8), ('missing_from_snapshot', 9)
+),
+final as (
+    select
+        h.order_id, h.market, h.stage, h.rule, h.age_in_stage_days, h.mrr,
+        h.product, h.segment, h.age_days, h.stage_index, o.rule_index
+    from (select * from rule_hits union all by name select * from missing) h
+    join rule_order o using (rule)
+)
+select * from final;

@@ -1,0 +1,28 @@
+-- backlog_trend: one row per snapshot date in [start, end] (never after S) and open stage, zeros included.
+with dates as (
+    select distinct snapshot_date
+    from snapshots
+    where snapshot_date <= $as_of
+      and ($start_date is null or snapshot_date >= $start_date)
+      and ($end_date is null or snapshot_date <= $end_date)
+),
+counts as (
+    select snapshot_date, stage, count(*) as orders, sum(coalesce(mrr, 0)) as mrr
+    from snapshots
+    where snapshot_date in (select snapshot_date from dates)
+      and opslens_passes($markets, $products, $segments, market, product, segment)
+    group by snapshot_date, stage
+),
+final as (
+    select
+        d.snapshot_date,
+        st.stage,
+        coalesce(c.orders, 0) as orders,
+        coalesce(c.mrr, 0)::double as mrr,
+        st.stage_index
+    from dates d
+    cross join stages st
+    left join counts c on c.snapshot_date = d.snapshot_date and c.stage = st.stage
+    where st.is_open
+)
+select * from final order by snapshot_date, stage_index
