@@ -29,12 +29,15 @@ def _date(text: str) -> dt.date:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opslens", description="Ops Lens: operational visibility for broadband service delivery.")
+    parser = argparse.ArgumentParser(
+        prog="opslens", description="Ops Lens: operational visibility for broadband service delivery."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db_help = f"the store (default: $OPSLENS_DB or {config.DEFAULT_DB})"
 
     ingest = commands.add_parser(
-        "ingest", help="load snapshot and footprint files (CSV, CSV.gz, Parquet), all or nothing",
+        "ingest",
+        help="load snapshot and footprint files (CSV, CSV.gz, Parquet), all or nothing",
         description="Validate the files against the contract and load them in one transaction.",
         epilog="Example: opslens ingest data/sample/snapshots.csv data/sample/footprint.csv",
     )
@@ -42,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--db", help=db_help)
 
     export = commands.add_parser(
-        "export", help="write a dataset as CSV, JSON, Parquet or XLSX",
+        "export",
+        help="write a dataset as CSV, JSON, Parquet or XLSX",
         description="Datasets: " + "; ".join(f"{d.name} ({d.grain})" for d in DATASETS.values()),
         epilog="Example: opslens export backlog --market NORTH --market SOUTH --format xlsx --output backlog.xlsx",
     )
@@ -54,13 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--segment", action="extend", nargs="+", default=[], metavar="S", help="segments (repeatable)")
     export.add_argument("--from", dest="start", type=_date, help="start of the date range (trend dates; install dates)")
     export.add_argument("--to", dest="end", type=_date, help="end of the date range")
-    export.add_argument("--stage", action="extend", nargs="+", default=[], help="drill-down: only these stages (orders, exceptions)")
-    export.add_argument("--rule", action="extend", nargs="+", default=[], choices=list(RULES), metavar="RULE", help="drill-down: only these rules (orders, exceptions)")
+    export.add_argument(
+        "--stage", action="extend", nargs="+", default=[], help="drill-down: only these stages (orders, exceptions)"
+    )
+    export.add_argument(
+        "--rule",
+        action="extend",
+        nargs="+",
+        default=[],
+        choices=list(RULES),
+        metavar="RULE",
+        help="drill-down: only these rules (orders, exceptions)",
+    )
     export.add_argument("--format", choices=TABLE_FORMATS, default="csv")
-    export.add_argument("--output", type=Path, help="file to write (default: stdout for csv/json, a named file for parquet/xlsx)")
+    export.add_argument(
+        "--output", type=Path, help="file to write (default: stdout for csv/json, a named file for parquet/xlsx)"
+    )
 
     demo = commands.add_parser(
-        "demo", help="generate realistic synthetic snapshots and load them",
+        "demo",
+        help="generate realistic synthetic snapshots and load them",
         description="Deterministic by --seed; sized by --orders, --days and --markets.",
         epilog="Example: opslens demo --orders 20000 --days 180 --seed 3 --db data/big.duckdb",
     )
@@ -73,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--replace", action="store_true", help="delete an existing store first")
 
     migrate = commands.add_parser(
-        "migrate", help="create the store or upgrade its schema",
+        "migrate",
+        help="create the store or upgrade its schema",
         epilog="Example: opslens migrate --db data/opslens.duckdb",
     )
     migrate.add_argument("--db", help=db_help)
@@ -132,7 +150,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     path = config.db_path(args.db)
     if path.exists() and not args.replace:
-        print(f"opslens demo: {path} already exists; use --replace to start it afresh or --db for another store", file=sys.stderr)
+        print(
+            f"opslens demo: {path} already exists; use --replace to start it afresh or --db for another store",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     if path.exists():
         path.unlink()
@@ -141,8 +162,10 @@ def _demo(args: argparse.Namespace) -> int:
     data = generate(seed=args.seed, orders=args.orders, days=args.days, markets=args.markets, end=end)
     with tempfile.TemporaryDirectory() as folder:
         result = ingest_files(path, write_files(data, Path(folder)))
-    print(f"demo store {path}: {result.snapshot_rows} snapshot rows, {len(result.markets)} markets, "
-          f"{len(result.rows_by_date)} snapshot dates up to {max(result.rows_by_date)}")
+    print(
+        f"demo store {path}: {result.snapshot_rows} snapshot rows, {len(result.markets)} markets, "
+        f"{len(result.rows_by_date)} snapshot dates up to {max(result.rows_by_date)}"
+    )
     return EXIT_OK
 
 

@@ -16,9 +16,7 @@ from opslens.contract import FOOTPRINT_COLUMNS, OPEN_STAGES, SNAPSHOT_COLUMNS, S
 
 
 def _column_list(columns) -> str:
-    return ",\n    ".join(
-        f"{c.name} {SQL_TYPES[c.kind]}{' NOT NULL' if c.required else ''}" for c in columns
-    )
+    return ",\n    ".join(f"{c.name} {SQL_TYPES[c.kind]}{' NOT NULL' if c.required else ''}" for c in columns)
 
 
 def _v1_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -103,7 +101,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     )
     current = schema_version(con)
     if current > SCHEMA_VERSION:
-        raise StoreError(f"the store has schema version {current}, newer than this Ops Lens ({SCHEMA_VERSION}); upgrade Ops Lens")
+        raise StoreError(
+            f"the store has schema version {current}, newer than this Ops Lens ({SCHEMA_VERSION}); upgrade Ops Lens"
+        )
     applied = []
     for version, name, step in MIGRATIONS:
         if version <= current:

@@ -55,8 +55,10 @@ def dataset(
     thresholds: dict[str, int] | None = None,
 ) -> pl.DataFrame:
     """The named dataset as of a snapshot (default: the store's latest) under the given filters."""
-    filters = Filters(as_of, _tuple(markets), _tuple(products), _tuple(segments), start, end, _tuple(stages), _tuple(rules))
-    return fetch(name, config.db_path(db) if not _is_connection(db) else db, filters, thresholds)
+    filters = Filters(
+        as_of, _tuple(markets), _tuple(products), _tuple(segments), start, end, _tuple(stages), _tuple(rules)
+    )
+    return fetch(name, _resolve(db), filters, thresholds)
 
 
 def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] | None = None) -> pl.DataFrame:

@@ -25,13 +25,45 @@ class RuleInfo:
 
 
 _DATASETS = [
-    DatasetInfo("backlog", "one row per open stage", "orders, MRR, median age in stage and stalled orders per open stage at the snapshot", ("stage_index",)),
-    DatasetInfo("backlog_trend", "one row per snapshot date and open stage", "orders and MRR per open stage for each snapshot date in the range", ("stage_index",)),
-    DatasetInfo("exceptions", "one row per order and rule", "orders breaking an exception rule at the snapshot, with age in stage and MRR at risk", ("rule_index",)),
-    DatasetInfo("readiness", "one row per market", "demand waiting for the network, waiting times, bookings before readiness and footprint per market"),
-    DatasetInfo("install_to_invoice", "one row per market, then ALL", "days from install to first invoice (percentiles, mean) and installed-but-unbilled orders per market", ("is_total",)),
-    DatasetInfo("orders", "one row per order in the snapshot", "the orders behind every number: contract columns, ages and the exception rules each breaks"),
-    DatasetInfo("freshness", "one row per market", "each market's latest snapshot, its rows, days behind the as-of date and the last ingest"),
+    DatasetInfo(
+        "backlog",
+        "one row per open stage",
+        "orders, MRR, median age in stage and stalled orders per open stage at the snapshot",
+        ("stage_index",),
+    ),
+    DatasetInfo(
+        "backlog_trend",
+        "one row per snapshot date and open stage",
+        "orders and MRR per open stage for each snapshot date in the range",
+        ("stage_index",),
+    ),
+    DatasetInfo(
+        "exceptions",
+        "one row per order and rule",
+        "orders breaking an exception rule at the snapshot, with age in stage and MRR at risk",
+        ("rule_index",),
+    ),
+    DatasetInfo(
+        "readiness",
+        "one row per market",
+        "demand waiting for the network, waiting times, bookings before readiness and footprint per market",
+    ),
+    DatasetInfo(
+        "install_to_invoice",
+        "one row per market, then ALL",
+        "days from install to first invoice (percentiles, mean) and installed-but-unbilled orders per market",
+        ("is_total",),
+    ),
+    DatasetInfo(
+        "orders",
+        "one row per order in the snapshot",
+        "the orders behind every number: contract columns, ages and the exception rules each breaks",
+    ),
+    DatasetInfo(
+        "freshness",
+        "one row per market",
+        "each market's latest snapshot, its rows, days behind the as-of date and the last ingest",
+    ),
 ]
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
 
@@ -40,10 +72,24 @@ _RULES = [
     RuleInfo("overdue_appointment", "Overdue appointment", "scheduled, but the appointment date has passed"),
     RuleInfo("missed_appointment", "Missed appointment", "open with at least one missed install appointment"),
     RuleInfo("repeat_visit", "Repeat visit", "two or more truck rolls"),
-    RuleInfo("scheduled_before_ready", "Booked before network ready", "an appointment is booked but the network is not ready by then"),
-    RuleInfo("invoiced_before_activation", "Invoiced before activation", "invoiced while service was not (yet) activated"),
-    RuleInfo("stage_mismatch", "Stage behind milestones", "the reported stage is earlier than the milestones say: systems disagree"),
+    RuleInfo(
+        "scheduled_before_ready",
+        "Booked before network ready",
+        "an appointment is booked but the network is not ready by then",
+    ),
+    RuleInfo(
+        "invoiced_before_activation", "Invoiced before activation", "invoiced while service was not (yet) activated"
+    ),
+    RuleInfo(
+        "stage_mismatch",
+        "Stage behind milestones",
+        "the reported stage is earlier than the milestones say: systems disagree",
+    ),
     RuleInfo("fallout", "Order fallout", "open with a fallout code raised by a source system"),
-    RuleInfo("missing_from_snapshot", "Missing from snapshot", "open in the market's previous snapshot but absent now, though the market reported"),
+    RuleInfo(
+        "missing_from_snapshot",
+        "Missing from snapshot",
+        "open in the market's previous snapshot but absent now, though the market reported",
+    ),
 ]
 RULES: dict[str, RuleInfo] = {r.name: r for r in _RULES}

@@ -38,8 +38,10 @@ class IngestResult:
         return sum(self.rows_by_date.values())
 
     def summary(self) -> str:
-        lines = [f"loaded {self.snapshot_rows} snapshot row(s) and {self.footprint_rows} footprint row(s)"
-                 f" from {len(self.files)} file(s) (ingest {self.ingest_id})"]
+        lines = [
+            f"loaded {self.snapshot_rows} snapshot row(s) and {self.footprint_rows} footprint row(s)"
+            f" from {len(self.files)} file(s) (ingest {self.ingest_id})"
+        ]
         if self.markets:
             lines.append(f"markets: {', '.join(self.markets)}")
         lines += [f"  {day.isoformat()}: {rows} row(s)" for day, rows in sorted(self.rows_by_date.items())]

@@ -40,10 +40,7 @@ def read_file(path: Path) -> RawFile | Problem:
         return Problem(name, "empty file (no header, no rows)")
     suffixes = [s.lower() for s in path.suffixes]
     try:
-        if suffixes and suffixes[-1] == ".parquet":
-            frame = _read_parquet(path)
-        else:
-            frame = _read_csv(path)
+        frame = _read_parquet(path) if suffixes[-1:] == [".parquet"] else _read_csv(path)
     except _Unreadable as error:
         return error.problem
     if frame.height == 0:
@@ -105,7 +102,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
     finally:
         con.close()
     if rejects:
-        line, column, error_type, csv_line = rejects[0]
+        line, _column, error_type, csv_line = rejects[0]
         raise _Unreadable(Problem(str(path), _describe_reject(error_type, csv_line), line - 1, None, None))
     return frame
 

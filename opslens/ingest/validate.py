@@ -117,8 +117,13 @@ def _convert(raw: pl.Series, kind: str) -> pl.Series:
 def _snapshot_rules(frame: pl.DataFrame) -> list[tuple[str, pl.Expr, str]]:
     """SPEC §1 row rules for snapshot files: (column, offending-row condition, message)."""
     day_end = pl.col("snapshot_date").cast(pl.Datetime("us")) + pl.duration(days=1)
-    rules = [("stage", ~pl.col("stage").is_in(STAGES) & pl.col("stage").is_not_null(),
-              f"is not a stage; allowed: {', '.join(STAGES)}")]
+    rules = [
+        (
+            "stage",
+            ~pl.col("stage").is_in(STAGES) & pl.col("stage").is_not_null(),
+            f"is not a stage; allowed: {', '.join(STAGES)}",
+        )
+    ]
     rules += [(c, pl.col(c) < 0, "is negative; must be >= 0") for c in ("missed_appointments", "truck_rolls", "mrr")]
     rules += [(c, pl.col(c) >= day_end, "is later than the end of the row's snapshot_date") for c in PAST_MILESTONES]
     rules.append(("installed_at", pl.col("installed_at") < pl.col("ordered_at"), "is before ordered_at"))
@@ -148,8 +153,11 @@ def check_duplicates(frame: pl.DataFrame, key: list[str], problems: ProblemList)
     for row in repeats.head(10).iter_rows(named=True):
         value = ", ".join(str(row[k]) for k in key)
         problems.add_rows(
-            row[FILE], [(row[ROW], value)], label,
-            f"repeats ({label}) first seen in {row['first'][FILE]} row {row['first'][ROW]}", 1,
+            row[FILE],
+            [(row[ROW], value)],
+            label,
+            f"repeats ({label}) first seen in {row['first'][FILE]} row {row['first'][ROW]}",
+            1,
         )
     if repeats.height > 10:
         problems.add(Problem("(this ingest)", f"{repeats.height - 10} more repeated ({label}) rows"))
