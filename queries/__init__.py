@@ -18,6 +18,7 @@ from opslens import config
 from opslens.contract import OPEN_STAGES
 from queries.catalog import DATASETS, RULES, DatasetInfo, RuleInfo
 from queries.db import Database, connection, run, sql_text
+from queries.headline import headline
 
 __all__ = ["DATASETS", "RULES", "DatasetInfo", "Filters", "RuleInfo", "dataset", "filter_options", "snapshot_dates"]
 
@@ -79,7 +80,7 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
             "rules": _list(filters.rules),
             "stall_limits": [limits[stage] for stage in OPEN_STAGES],
         }
-        frame = run(con, sql_text(name), params, name)
+        frame = headline(con, params) if name == "headline" else run(con, sql_text(name), params, name)
     return frame.drop([c for c in frame.columns if c in DATASETS[name].internal_columns])
 
 

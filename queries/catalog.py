@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset's grain and purpose; internal_columns are used for ordering and dropped from results."""
+    """A dataset's grain and purpose; internal_columns serve ordering and are dropped from results."""
 
     name: str
     grain: str
@@ -25,6 +25,7 @@ class RuleInfo:
 
 
 _DATASETS = [
+    # The SPEC §3 datasets.
     DatasetInfo(
         "backlog",
         "one row per open stage",
@@ -64,6 +65,44 @@ _DATASETS = [
         "one row per market",
         "each market's latest snapshot, its rows, days behind the as-of date and the last ingest",
     ),
+    # Datasets behind the pages' further charts.
+    DatasetInfo(
+        "headline",
+        "one row per headline measure",
+        "the Overview tiles: each measure at the snapshot and at the previous snapshot, with the change",
+    ),
+    DatasetInfo(
+        "market_attention",
+        "one row per market, ranked",
+        "markets ranked by the share of open orders with exceptions, with the rule behind most of them",
+    ),
+    DatasetInfo(
+        "backlog_ageing",
+        "one row per open stage and age bucket",
+        "open orders per stage by days in stage (0-2, 3-7, 8-14, 15-30, 31-60, over 60)",
+        ("stage_index", "bucket_index"),
+    ),
+    DatasetInfo(
+        "backlog_flow",
+        "one row per snapshot date and open stage",
+        "orders entering and leaving each stage since each order's previous snapshot row",
+        ("stage_index",),
+    ),
+    DatasetInfo(
+        "install_to_invoice_orders",
+        "one row per invoiced order",
+        "the install-to-invoice population with each order's segment durations, slowest first",
+    ),
+    DatasetInfo(
+        "install_to_invoice_weekly",
+        "one row per install week",
+        "install-to-invoice percentiles and segment medians by the week of install",
+    ),
+    DatasetInfo(
+        "unbilled_orders",
+        "one row per installed, not invoiced order",
+        "orders installed but not yet invoiced at the snapshot, with days since install and MRR",
+    ),
 ]
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
 
@@ -78,18 +117,20 @@ _RULES = [
         "an appointment is booked but the network is not ready by then",
     ),
     RuleInfo(
-        "invoiced_before_activation", "Invoiced before activation", "invoiced while service was not (yet) activated"
+        "invoiced_before_activation",
+        "Invoiced before activation",
+        "invoiced while service was not (yet) activated",
     ),
     RuleInfo(
         "stage_mismatch",
         "Stage behind milestones",
-        "the reported stage is earlier than the milestones say: systems disagree",
+        "the reported stage is earlier than the milestones say: the systems disagree",
     ),
     RuleInfo("fallout", "Order fallout", "open with a fallout code raised by a source system"),
     RuleInfo(
         "missing_from_snapshot",
         "Missing from snapshot",
-        "open in the market's previous snapshot but absent now, though the market reported",
+        "open in the market's previous snapshot, absent now, though the market reported",
     ),
 ]
 RULES: dict[str, RuleInfo] = {r.name: r for r in _RULES}

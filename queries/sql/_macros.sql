@@ -113,3 +113,23 @@ final as (
     join rule_order o using (rule)
 )
 select * from final;
+
+-- Install to invoice population: orders whose latest row as of S passes the filters and has both
+-- installed_at and invoiced_at, optionally installed within [start_date, end_date] (SPEC §2).
+create or replace temp macro opslens_invoiced(as_of, markets, products, segments, start_date, end_date) as table
+    select
+        *,
+        invoiced_at::date - installed_at::date as install_to_invoice_days,
+        activated_at::date - installed_at::date as install_to_activation_days,
+        invoiced_at::date - activated_at::date as activation_to_invoice_days,
+        date_trunc('week', installed_at)::date as install_week
+    from opslens_latest(as_of, markets, products, segments)
+    where installed_at is not null and invoiced_at is not null
+      and (start_date is null or installed_at::date >= start_date)
+      and (end_date is null or installed_at::date <= end_date);
+
+-- Installed but not invoiced at S: rows of snap(S) with installed_at, without invoiced_at, not cancelled.
+create or replace temp macro opslens_unbilled(as_of, markets, products, segments) as table
+    select *, as_of - installed_at::date as days_since_install
+    from opslens_snap(as_of, markets, products, segments)
+    where installed_at is not null and invoiced_at is null and stage <> 'cancelled';

@@ -1,19 +1,15 @@
 -- install_to_invoice: one row per market in the population or in snap(S), then market = 'ALL'
 -- (SPEC §2 "Install to invoice"). start/end filter the population's install date only.
 with population as (
-    select market, invoiced_at::date - installed_at::date as days
-    from opslens_latest($as_of, $markets, $products, $segments)
-    where installed_at is not null and invoiced_at is not null
-      and ($start_date is null or installed_at::date >= $start_date)
-      and ($end_date is null or installed_at::date <= $end_date)
+    select market, install_to_invoice_days as days
+    from opslens_invoiced($as_of, $markets, $products, $segments, $start_date, $end_date)
 ),
 snap as (
     select * from opslens_snap($as_of, $markets, $products, $segments)
 ),
 unbilled as (
     select market, order_id, coalesce(mrr, 0) as mrr
-    from snap
-    where installed_at is not null and invoiced_at is null and stage <> 'cancelled'
+    from opslens_unbilled($as_of, $markets, $products, $segments)
 ),
 markets as (
     select market from population

@@ -1,0 +1,75 @@
+"""The Overview's headline measures, built from the other datasets so each number has one definition.
+
+One row per measure with its value at S, at the previous snapshot date (the store's latest date
+before S) and the change, so a manager sees the direction at a glance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import duckdb
+import polars as pl
+
+from queries.db import run, sql_text
+
+# (key, label, unit, how it is read off the datasets)
+MEASURES: list[tuple[str, str, str, str]] = [
+    ("open_orders", "Open orders", "orders", "sum of backlog.orders"),
+    ("backlog_mrr", "MRR in backlog", "$/month", "sum of backlog.mrr"),
+    ("exception_orders", "Orders with exceptions", "orders", "distinct exceptions.order_id"),
+    ("awaiting_network_share", "Awaiting network", "share of open", "readiness: awaiting_network / open_orders"),
+    ("install_to_invoice_p85", "Install to invoice P85", "days", "install_to_invoice ALL days_p85"),
+    ("unbilled_mrr", "Unbilled MRR", "$/month", "install_to_invoice ALL unbilled_mrr"),
+]
+
+
+def headline(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:
+    """Each measure now and at the previous snapshot, with the change."""
+    previous = _previous_date(con, params["as_of"])
+    now = _measures(lambda name: run(con, sql_text(name), params, name))
+    before = _measures(lambda name: run(con, sql_text(name), {**params, "as_of": previous}, name)) if previous else {}
+    rows = []
+    for key, label, unit, _source in MEASURES:
+        value, earlier = now.get(key), before.get(key)
+        change = None if value is None or earlier is None else value - earlier
+        rows.append((key, label, unit, value, earlier, change, params["as_of"], previous))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "measure": pl.String,
+            "label": pl.String,
+            "unit": pl.String,
+            "value": pl.Float64,
+            "previous_value": pl.Float64,
+            "change": pl.Float64,
+            "as_of": pl.Date,
+            "previous_as_of": pl.Date,
+        },
+        orient="row",
+    )
+
+
+def _previous_date(con: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> dt.date | None:
+    if as_of is None:
+        return None
+    return con.sql("select max(snapshot_date) from snapshots where snapshot_date < $d", params={"d": as_of}).fetchall()[
+        0
+    ][0]
+
+
+def _measures(load: Callable[[str], pl.DataFrame]) -> dict[str, float | None]:
+    backlog = load("backlog")
+    readiness = load("readiness")
+    totals = load("install_to_invoice").filter(pl.col("is_total"))
+    open_orders = float(backlog["orders"].sum())
+    awaiting = float(readiness["awaiting_network"].sum())
+    return {
+        "open_orders": open_orders,
+        "backlog_mrr": float(backlog["mrr"].sum()),
+        "exception_orders": float(load("exceptions")["order_id"].n_unique()),
+        "awaiting_network_share": awaiting / open_orders if open_orders else None,
+        "install_to_invoice_p85": totals["days_p85"].item() if totals.height else None,
+        "unbilled_mrr": float(totals["unbilled_mrr"].item()) if totals.height else 0.0,
+    }
