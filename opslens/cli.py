@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import duckdb
+
 from opslens import config
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except IngestRejected as rejection:
         print(rejection, file=sys.stderr)
         return EXIT_REJECTED
-    except (StoreError, config.ConfigError, OSError, KeyError, ValueError) as error:
+    except (StoreError, config.ConfigError, duckdb.Error, OSError, KeyError, ValueError) as error:
         print(f"opslens {args.command}: {error}", file=sys.stderr)
         return EXIT_ERROR
 

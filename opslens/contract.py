@@ -64,7 +64,7 @@ SQL_TYPES: dict[str, str] = {
     "date": "DATE",
     "timestamp": "TIMESTAMP",
     "text": "VARCHAR",
-    "count": "INTEGER",
+    "count": "BIGINT",
     "money": "DOUBLE",
 }
 

@@ -17,6 +17,8 @@ from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
 from opslens.store import scalar
 
 SNAPSHOT_LIST = ", ".join(SNAPSHOT_NAMES)
+_EMPTY_SNAPSHOTS = pl.DataFrame(schema=dict.fromkeys(SNAPSHOT_NAMES, pl.String))
+_EMPTY_FOOTPRINT = pl.DataFrame(schema=dict.fromkeys(FOOTPRINT_NAMES, pl.String))
 
 # Run start and next row for every row of the touched orders, kept rows and new rows together.
 REBUILD_TOUCHED_ORDERS = f"""
@@ -65,30 +67,33 @@ def load(
     log_entry: dict,
 ) -> int:
     """Replace the pairs the frames contain and log the ingest, all in one transaction; return its id."""
-    con.sql("begin transaction")
+    con.register("incoming_frame", (snapshots if snapshots is not None else _EMPTY_SNAPSHOTS).select(SNAPSHOT_NAMES))
+    con.register(
+        "incoming_footprint", (footprint if footprint is not None else _EMPTY_FOOTPRINT).select(FOOTPRINT_NAMES)
+    )
     try:
-        ingest_id = next_ingest_id(con)
-        if snapshots is not None:
-            _load_snapshots(con, snapshots.select(SNAPSHOT_NAMES), ingest_id)
-        if footprint is not None:
-            _load_footprint(con, footprint.select(FOOTPRINT_NAMES), ingest_id)
-        _log(con, ingest_id, "loaded", log_entry)
-        con.sql("commit")
-    except BaseException:
-        con.sql("rollback")
-        raise
+        con.sql("begin transaction")
+        try:
+            ingest_id = next_ingest_id(con)
+            if snapshots is not None:
+                _load_snapshots(con, ingest_id)
+            if footprint is not None:
+                _load_footprint(con, ingest_id)
+            _log(con, ingest_id, "loaded", log_entry)
+            con.sql("commit")
+        except BaseException:
+            con.sql("rollback")
+            raise
     finally:
+        con.unregister("incoming_frame")
+        con.unregister("incoming_footprint")
         for table in ("incoming_rows", "incoming_pairs", "touched_orders", "rebuilt"):
             con.sql(f"drop table if exists temp.{table}")
     return ingest_id
 
 
-def _load_snapshots(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, ingest_id: int) -> None:
-    con.register("incoming_frame", frame)
-    try:
-        con.sql("create temp table incoming_rows as select * from incoming_frame")
-    finally:
-        con.unregister("incoming_frame")
+def _load_snapshots(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    con.sql("create temp table incoming_rows as select * from incoming_frame")
     con.sql("create temp table incoming_pairs as select distinct snapshot_date, market from incoming_rows")
     con.sql(
         """
@@ -110,23 +115,19 @@ def _load_snapshots(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, ingest_
     )
 
 
-def _load_footprint(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, ingest_id: int) -> None:
-    con.register("incoming_footprint", frame)
-    try:
-        con.sql(
-            "delete from footprint f using incoming_footprint i"
-            " where f.snapshot_date = i.snapshot_date and f.market = i.market"
-        )
-        con.sql(f"insert into footprint select {', '.join(FOOTPRINT_NAMES)} from incoming_footprint")
-        con.sql(
-            """
-            insert into ingest_contents
-            select $id, 'footprint', snapshot_date, market, count(*) from incoming_footprint group by all
-            """,
-            params={"id": ingest_id},
-        )
-    finally:
-        con.unregister("incoming_footprint")
+def _load_footprint(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    con.sql(
+        "delete from footprint f using incoming_footprint i"
+        " where f.snapshot_date = i.snapshot_date and f.market = i.market"
+    )
+    con.sql(f"insert into footprint select {', '.join(FOOTPRINT_NAMES)} from incoming_footprint")
+    con.sql(
+        """
+        insert into ingest_contents
+        select $id, 'footprint', snapshot_date, market, count(*) from incoming_footprint group by all
+        """,
+        params={"id": ingest_id},
+    )
 
 
 def _log(con: duckdb.DuckDBPyConnection, ingest_id: int, outcome: str, entry: dict) -> None:

@@ -1,0 +1,55 @@
+"""Cached access to the datasets for the pages.
+
+Results are cached per (dataset, filters) and keyed by the store file's modification time and
+size, so an ingest invalidates the cache without anyone clearing it by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from opslens import config
+from queries import Filters, fetch, filter_options, snapshot_dates
+
+
+def store_path() -> Path:
+    return config.db_path()
+
+
+def store_version(path: Path) -> tuple[int, int]:
+    """Changes whenever an ingest commits (the file or its write-ahead log changes)."""
+    versions = []
+    for candidate in (path, Path(f"{path}.wal")):
+        try:
+            stat = os.stat(candidate)
+            versions.append(stat.st_mtime_ns + stat.st_size)
+        except FileNotFoundError:
+            versions.append(0)
+    return versions[0], versions[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _dataset(name: str, db: str, version: tuple[int, int], filters: Filters) -> pl.DataFrame:
+    return fetch(name, db, filters)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _choices(db: str, version: tuple[int, int]) -> tuple[list[dt.date], dict[str, list[str]]]:
+    return snapshot_dates(db), filter_options(db)
+
+
+def dataset(name: str, filters: Filters) -> pl.DataFrame:
+    """The named dataset for these filters, from the cache when the store has not changed."""
+    path = store_path()
+    return _dataset(name, str(path), store_version(path), filters)
+
+
+def choices() -> tuple[list[dt.date], dict[str, list[str]]]:
+    """Snapshot dates (newest first) and the distinct markets, products and segments."""
+    path = store_path()
+    return _choices(str(path), store_version(path))

@@ -1,0 +1,113 @@
+"""The sidebar filters, shared by every page and kept in the URL.
+
+Widgets are bound to query parameters (`bind="query-params"`), so a link reproduces the exact view
+and the filters survive page switches. Values in a link that the store does not know are dropped by
+Streamlit; we say so in the sidebar instead of silently showing something else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from queries import Filters
+
+# Query-parameter names (also the widget keys): short and readable in a shared link.
+AS_OF, MARKETS, PRODUCTS, SEGMENTS, START, END = "as_of", "market", "product", "segment", "from", "to"
+
+
+def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]]) -> None:
+    """Draw the shared filters; pages read the result with `current_filters()`."""
+    _warn_about_unknown_link_values(dates, options)
+    with st.sidebar:
+        st.header("Filters")
+        labels = [d.isoformat() for d in dates]
+        st.selectbox(
+            "Snapshot (as of)",
+            labels,
+            index=0,
+            key=AS_OF,
+            bind="query-params",
+            help="Every number is as of this daily snapshot; the latest by default.",
+        )
+        for key, label, option_key in (
+            (MARKETS, "Markets", "markets"),
+            (PRODUCTS, "Products", "products"),
+            (SEGMENTS, "Segments", "segments"),
+        ):
+            st.multiselect(
+                label,
+                options[option_key],
+                key=key,
+                bind="query-params",
+                placeholder="All",
+                help=f"Empty means all {label.lower()}.",
+            )
+
+
+def date_range_filter(dates: list[dt.date], label: str = "Date range") -> None:
+    """Start and end dates for pages that show time; bound to the URL like the other filters."""
+    if not dates:
+        return
+    labels = [d.isoformat() for d in sorted(dates)]
+    with st.sidebar:
+        left, right = st.columns(2)
+        left.selectbox(f"{label}: from", labels, index=0, key=START, bind="query-params")
+        right.selectbox("to", labels, index=len(labels) - 1, key=END, bind="query-params")
+
+
+def current_filters(with_dates: bool = False) -> Filters:
+    """The filters as chosen in the sidebar (and so in the URL)."""
+    state = st.session_state
+    start, end = (_date(state.get(START)), _date(state.get(END))) if with_dates else (None, None)
+    if start and end and start > end:
+        start, end = end, start
+    return Filters(
+        as_of=_date(state.get(AS_OF)),
+        markets=tuple(state.get(MARKETS) or ()) or None,
+        products=tuple(state.get(PRODUCTS) or ()) or None,
+        segments=tuple(state.get(SEGMENTS) or ()) or None,
+        start=start,
+        end=end,
+    )
+
+
+def describe(filters: Filters) -> str:
+    """One line for captions and exported files: as-of date and the filters in force."""
+    parts = [f"as of {filters.as_of}" if filters.as_of else "as of the latest snapshot"]
+    for label, values in (("markets", filters.markets), ("products", filters.products), ("segments", filters.segments)):
+        parts.append(f"{label}: {', '.join(values)}" if values else f"all {label}")
+    if filters.start or filters.end:
+        parts.append(f"dates {filters.start or '…'} to {filters.end or '…'}")
+    return " · ".join(parts)
+
+
+def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, list[str]]) -> None:
+    """Name link values the store does not have; Streamlit drops them and uses the default."""
+    known = {
+        AS_OF: {d.isoformat() for d in dates},
+        START: {d.isoformat() for d in dates},
+        END: {d.isoformat() for d in dates},
+        MARKETS: set(options["markets"]),
+        PRODUCTS: set(options["products"]),
+        SEGMENTS: set(options["segments"]),
+    }
+    params = st.query_params
+    for key, allowed in known.items():
+        unknown = [v for v in params.get_all(key) if v and v not in allowed]
+        if unknown:
+            st.sidebar.warning(
+                f"The link asked for {key.replace('_', ' ')} {', '.join(repr(v) for v in unknown)}, "
+                "which this store does not have; showing the default instead.",
+                icon=":material/link_off:",
+            )
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None

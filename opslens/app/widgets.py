@@ -1,0 +1,124 @@
+"""Widgets every page shares: downloads, empty states, tiles, drill-down and the orders table.
+
+Downloads are generated only when clicked (Streamlit runs the callable then), because rendering a
+chart to PNG or PDF starts Chromium and takes seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from opslens.app.state import describe
+from opslens.charts import CHART_FORMATS, CHART_MIME, chart_bytes
+from opslens.export import MIME_TYPES, file_name, table_bytes
+from queries import Filters
+
+TABLE_DOWNLOADS = ("csv", "xlsx", "parquet")
+
+
+def _meta(dataset: str, filters: Filters) -> dict[str, str]:
+    return {"dataset": dataset, **filters.described()}
+
+
+def downloads(
+    dataset: str, filters: Filters, frame: pl.DataFrame, figure: go.Figure | None = None, key: str = ""
+) -> None:
+    """A 'Download' popover: the chart as PNG/SVG/PDF/HTML and its data as CSV/XLSX/Parquet."""
+    key = key or dataset
+    meta = _meta(dataset, filters)
+    caption = f"{dataset} · {describe(filters)}"
+    with st.popover("Download", icon=":material/download:"):
+        if figure is not None:
+            st.caption("Chart")
+            columns = st.columns(len(CHART_FORMATS))
+            for column, fmt in zip(columns, CHART_FORMATS, strict=True):
+                column.download_button(
+                    fmt.upper(),
+                    data=lambda fmt=fmt: chart_bytes(figure, fmt, caption),
+                    file_name=file_name(dataset, meta, fmt),
+                    mime=CHART_MIME[fmt],
+                    key=f"{key}-chart-{fmt}",
+                    on_click="ignore",
+                )
+        st.caption(f"Data ({frame.height:,} rows)")
+        columns = st.columns(len(TABLE_DOWNLOADS))
+        for column, fmt in zip(columns, TABLE_DOWNLOADS, strict=True):
+            column.download_button(
+                fmt.upper(),
+                data=lambda fmt=fmt: table_bytes(frame, fmt, meta),
+                file_name=file_name(dataset, meta, fmt),
+                mime=MIME_TYPES[fmt],
+                key=f"{key}-table-{fmt}",
+                on_click="ignore",
+            )
+        st.caption(caption)
+
+
+def empty_state(frame: pl.DataFrame, what: str, filters: Filters) -> bool:
+    """Show a helpful note and return True when there is nothing to draw."""
+    if frame.height and not (frame.width and _all_zero(frame)):
+        return False
+    st.info(
+        f"No {what} for these filters ({describe(filters)}). Widen the markets, products or segments "
+        "in the sidebar, or pick another snapshot.",
+        icon=":material/filter_alt_off:",
+    )
+    return True
+
+
+def _all_zero(frame: pl.DataFrame) -> bool:
+    for name in ("orders", "open_orders", "invoiced_orders"):
+        if name in frame.columns:
+            return frame[name].sum() == 0
+    return False
+
+
+def tile(column, label: str, value: str, delta: str | None, help_text: str, worse_when_up: bool = True) -> None:
+    """A headline number with its change since the previous snapshot (red when it got worse)."""
+    column.metric(label, value, delta, delta_color="inverse" if worse_when_up else "normal", help=help_text)
+
+
+def drill_choice(
+    label: str,
+    options: Sequence[str],
+    key: str,
+    format_func: Callable[[str], str] = str,
+    chart_key: str | None = None,
+) -> str | None:
+    """Which item to drill into: chosen in the select box, or by clicking a bar of the chart above."""
+    event = st.session_state.get(chart_key) if chart_key else None
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    if points:
+        index = points[0].get("point_index", points[0].get("point_number"))
+        if index is not None and 0 <= index < len(options):
+            st.session_state[key] = options[index]
+    return st.selectbox(label, options, index=None, key=key, format_func=format_func, placeholder="Choose…")
+
+
+ORDER_COLUMNS = {
+    "order_id": st.column_config.TextColumn("Order"),
+    "market": st.column_config.TextColumn("Market"),
+    "stage": st.column_config.TextColumn("Stage"),
+    "rule": st.column_config.TextColumn("Rule"),
+    "age_in_stage_days": st.column_config.NumberColumn("Days in stage", format="%d d"),
+    "age_days": st.column_config.NumberColumn("Days since order", format="%d d"),
+    "days_since_install": st.column_config.NumberColumn("Days since install", format="%d d"),
+    "mrr": st.column_config.NumberColumn("MRR", format="$%.2f"),
+    "ordered_at": st.column_config.DatetimeColumn("Ordered", format="YYYY-MM-DD"),
+    "installed_at": st.column_config.DatetimeColumn("Installed", format="YYYY-MM-DD"),
+    "activated_at": st.column_config.DatetimeColumn("Activated", format="YYYY-MM-DD"),
+    "invoiced_at": st.column_config.DatetimeColumn("Invoiced", format="YYYY-MM-DD"),
+    "appointment_at": st.column_config.DatetimeColumn("Appointment", format="YYYY-MM-DD HH:mm"),
+    "network_ready_at": st.column_config.DatetimeColumn("Network ready", format="YYYY-MM-DD"),
+    "exceptions": st.column_config.ListColumn("Exceptions"),
+}
+
+
+def table(frame: pl.DataFrame, columns: Sequence[str] | None = None, height: int | str = "auto") -> None:
+    """A sortable table with readable headers and units."""
+    shown = frame.select(columns) if columns else frame
+    st.dataframe(shown, hide_index=True, column_config=ORDER_COLUMNS, height=height)
