@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import polars as pl
 
@@ -35,6 +35,16 @@ class Filters:
     end: dt.date | None = None
     stages: tuple[str, ...] | None = None  # drill-down: orders and exceptions in these stages
     rules: tuple[str, ...] | None = None  # drill-down: orders and exceptions breaking these rules
+
+    def with_drill(
+        self,
+        *,
+        markets: tuple[str, ...] | None = None,
+        stages: tuple[str, ...] | None = None,
+        rules: tuple[str, ...] | None = None,
+    ) -> Filters:
+        """The same view narrowed to the orders behind one number (a market, stage or rule)."""
+        return replace(self, markets=markets or self.markets, stages=stages or self.stages, rules=rules or self.rules)
 
     def described(self) -> dict[str, str]:
         """The filters that are set, as text, for export captions and file metadata."""

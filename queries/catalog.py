@@ -103,6 +103,16 @@ _DATASETS = [
         "one row per installed, not invoiced order",
         "orders installed but not yet invoiced at the snapshot, with days since install and MRR",
     ),
+    DatasetInfo(
+        "snapshot_rows",
+        "one row per snapshot date and market",
+        "rows each market's extract delivered per snapshot date, 0 where it is missing",
+    ),
+    DatasetInfo(
+        "ingest_log",
+        "one row per ingest, newest first",
+        "every ingest: when, files, rows loaded, outcome and the reason for a rejection",
+    ),
 ]
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
 

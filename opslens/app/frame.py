@@ -1,0 +1,31 @@
+"""The frame around every page: store checks, the store line and the shared sidebar filters.
+
+`app.py` calls `render()` before running the chosen page; the page tests call it too, so a page is
+always tested inside the same frame users see.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from opslens.app import data, state
+from opslens.store import StoreError
+
+
+def render() -> bool:
+    """Draw the sidebar frame; False (after explaining why) when there is nothing to show."""
+    try:
+        dates, options = data.choices()
+    except StoreError as error:
+        st.title("Ops Lens")
+        st.error(f"{error}", icon=":material/database:")
+        st.markdown("Load data with `opslens ingest FILE...` or create the demo store with `opslens demo`.")
+        return False
+    if not dates:
+        st.title("Ops Lens")
+        st.info("The store has no snapshots yet. Load files with `opslens ingest FILE...`.", icon=":material/inbox:")
+        return False
+    st.sidebar.title("Ops Lens")
+    st.sidebar.caption(f"Store `{data.store_path()}` · {len(dates)} snapshots, {dates[-1]} to {dates[0]}")
+    state.sidebar_filters(dates, options)
+    return True

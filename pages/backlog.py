@@ -1,0 +1,74 @@
+"""Backlog: orders and MRR per stage, ageing, cumulative flow over time, inflow and outflow; drill to orders."""
+
+import streamlit as st
+
+from opslens import charts
+from opslens.app import data, state, widgets
+from opslens.contract import OPEN_STAGES
+
+dates, _options = data.choices()
+state.date_range_filter(dates, "Trend")
+filters = state.current_filters()
+trend_filters = state.current_filters(with_dates=True)
+
+st.title("Backlog")
+st.caption(f"Open orders by lifecycle stage · {state.describe(filters)}")
+
+backlog = data.dataset("backlog", filters)
+if widgets.empty_state(backlog, "open orders", filters):
+    st.stop()
+
+orders_tab, mrr_tab = st.tabs(["Orders", "MRR"])
+with orders_tab:
+    figure = charts.backlog_bars(backlog, "orders", "Open orders by stage (click a bar to list its orders)")
+    st.plotly_chart(figure, key="backlog-chart", on_select="rerun", selection_mode="points")
+    widgets.downloads("backlog", filters, backlog, figure)
+with mrr_tab:
+    figure_mrr = charts.backlog_bars(backlog, "mrr", "MRR in backlog by stage")
+    st.plotly_chart(figure_mrr, key="backlog-mrr-chart")
+    widgets.downloads("backlog", filters, backlog, figure_mrr, key="backlog-mrr")
+
+st.dataframe(
+    backlog,
+    hide_index=True,
+    column_config={
+        "stage": "Stage",
+        "orders": st.column_config.NumberColumn("Open orders", format="%d"),
+        "mrr": st.column_config.NumberColumn("MRR", format="$%.0f"),
+        "median_age_days": st.column_config.NumberColumn("Median days in stage", format="%.1f d"),
+        "stalled": st.column_config.NumberColumn("Stalled", format="%d"),
+    },
+)
+
+st.subheader("Orders behind a stage")
+stage = widgets.drill_choice(
+    "Show the open orders in stage", list(OPEN_STAGES), "backlog-drill", charts.stage_label, "backlog-chart"
+)
+if stage:
+    drill_filters = filters.with_drill(stages=(stage,))
+    orders = data.dataset("orders", drill_filters)
+    st.caption(f"{orders.height:,} orders in {charts.stage_label(stage)}, longest in stage first")
+    widgets.table(
+        orders.sort("age_in_stage_days", descending=True),
+        ["order_id", "market", "product", "segment", "age_in_stage_days", "age_days", "mrr", "exceptions"],
+    )
+    widgets.downloads("orders", drill_filters, orders, key="backlog-orders")
+
+st.subheader("How long orders have been in their stage")
+ageing = data.dataset("backlog_ageing", filters)
+figure_ageing = charts.ageing_bars(ageing)
+st.plotly_chart(figure_ageing, key="ageing-chart")
+widgets.downloads("backlog_ageing", filters, ageing, figure_ageing)
+
+st.subheader("Trend")
+trend = data.dataset("backlog_trend", trend_filters)
+if not widgets.empty_state(trend, "snapshots in this date range", trend_filters):
+    figure_trend = charts.stage_area(trend)
+    st.plotly_chart(figure_trend, key="trend-chart")
+    widgets.downloads("backlog_trend", trend_filters, trend, figure_trend)
+
+    flow = data.dataset("backlog_flow", trend_filters)
+    figure_flow = charts.flow_bars(flow, "Orders entering and leaving each stage in the date range")
+    st.plotly_chart(figure_flow, key="flow-chart")
+    st.caption("Entered: orders whose previous snapshot row was in another stage (or new orders). Left: the reverse.")
+    widgets.downloads("backlog_flow", trend_filters, flow, figure_flow)

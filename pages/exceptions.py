@@ -1,0 +1,72 @@
+"""Exceptions: counts per rule and market, the thresholds explained, and the filterable order list."""
+
+import polars as pl
+import streamlit as st
+
+from opslens import charts, config
+from opslens.app import data, state, widgets
+from queries import RULES
+
+filters = state.current_filters()
+st.title("Exceptions")
+st.caption(f"Orders breaking a rule, one row per order and rule · {state.describe(filters)}")
+
+exceptions = data.dataset("exceptions", filters)
+if widgets.empty_state(exceptions, "exceptions", filters):
+    st.stop()
+
+labels = {name: rule.label for name, rule in RULES.items()}
+counts = (
+    exceptions.group_by("rule", "market")
+    .len("orders")
+    .with_columns(pl.col("rule").replace_strict(labels).alias("rule_label"))
+)
+rule_totals = exceptions.group_by("rule", maintain_order=True).agg(
+    pl.len().alias("orders"), pl.col("mrr").fill_null(0).sum().alias("mrr_at_risk")
+)
+tiles = st.columns(4)
+tiles[0].metric("Exception rows", f"{exceptions.height:,}", help="One row per order and rule it breaks")
+tiles[1].metric("Orders affected", f"{exceptions['order_id'].n_unique():,}")
+tiles[2].metric(
+    "MRR at risk",
+    f"${exceptions.unique('order_id')['mrr'].fill_null(0).sum():,.0f}/mo",
+    help="Monthly revenue of the orders with at least one exception",
+)
+top = rule_totals.sort("orders", descending=True).row(0, named=True)
+tiles[3].metric("Most frequent", labels[top["rule"]], f"{top['orders']:,} orders", delta_color="off")
+
+figure = charts.heatmap(
+    counts, "market", "rule_label", "orders", "Exceptions per rule and market (orders)", "Market", "Rule"
+)
+st.plotly_chart(figure, key="exceptions-heatmap")
+widgets.downloads("exceptions", filters, exceptions, figure, key="exceptions-heatmap")
+
+with st.expander("What each rule means, and its thresholds"):
+    limits = config.stall_limits()
+    st.markdown("\n".join(f"- **{rule.label}** (`{name}`): {rule.explanation}." for name, rule in RULES.items()))
+    st.markdown(
+        "**Stalled** limits (days in stage; set them in `opslens.toml` under `[stalled_after_days]`): "
+        + ", ".join(f"{charts.stage_label(stage)} {days} d" for stage, days in limits.items())
+    )
+
+st.subheader("Orders with exceptions")
+left, right = st.columns(2)
+chosen_rules = left.multiselect(
+    "Rules", list(RULES), format_func=lambda name: labels[name], key="exceptions-rules", placeholder="All rules"
+)
+chosen_stages = right.multiselect(
+    "Stages",
+    sorted(exceptions["stage"].unique()),
+    format_func=charts.stage_label,
+    key="exceptions-stages",
+    placeholder="All stages",
+)
+drill = filters.with_drill(rules=tuple(chosen_rules) or None, stages=tuple(chosen_stages) or None)
+listed = data.dataset("exceptions", drill) if (chosen_rules or chosen_stages) else exceptions
+st.caption(f"{listed.height:,} rows · sort by clicking a column header")
+widgets.table(
+    listed.with_columns(pl.col("rule").replace_strict(labels)),
+    ["order_id", "market", "stage", "rule", "age_in_stage_days", "age_days", "mrr", "product", "segment"],
+    height=420,
+)
+widgets.downloads("exceptions", drill, listed, key="exceptions-list")

@@ -1,0 +1,62 @@
+"""Overview: the headline numbers with their change, the backlog at a glance, markets needing attention."""
+
+import polars as pl
+import streamlit as st
+
+from opslens import charts
+from opslens.app import data, fmt, state, widgets
+from queries import RULES
+
+filters = state.current_filters()
+st.title("Overview")
+st.caption(f"Service delivery at a glance · {state.describe(filters)}")
+
+headline = data.dataset("headline", filters)
+previous = headline["previous_as_of"][0]
+tiles = st.columns(len(headline))
+for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
+    formatter = fmt.FORMATTERS.get(row["unit"], fmt.count)
+    widgets.tile(
+        column,
+        row["label"],
+        formatter(row["value"]),
+        fmt.change(row["change"], row["unit"]),
+        f"{row['label']} ({row['unit']}); change since the snapshot of {previous}" if previous else row["label"],
+    )
+
+backlog = data.dataset("backlog", filters)
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Backlog by stage")
+    if not widgets.empty_state(backlog, "open orders", filters):
+        figure = charts.backlog_bars(backlog)
+        st.plotly_chart(figure, key="overview-backlog")
+        widgets.downloads("backlog", filters, backlog, figure, key="overview-backlog")
+
+with right:
+    st.subheader("Markets that need attention")
+    attention = data.dataset("market_attention", filters)
+    if not widgets.empty_state(attention, "markets with open orders", filters):
+        why = attention.with_columns(
+            pl.format(
+                "{} of {} open orders have exceptions; most: {} ({})",
+                "exception_orders",
+                "open_orders",
+                pl.col("top_rule").replace_strict({name: rule.label for name, rule in RULES.items()}, default="none"),
+                "top_rule_orders",
+            ).alias("why")
+        )
+        st.dataframe(
+            why.select("attention_rank", "market", "exception_share", "mrr_at_risk", "why"),
+            hide_index=True,
+            column_config={
+                "attention_rank": st.column_config.NumberColumn("Rank", width="small"),
+                "market": "Market",
+                "exception_share": st.column_config.ProgressColumn(
+                    "Open orders with exceptions", format="percent", min_value=0, max_value=1
+                ),
+                "mrr_at_risk": st.column_config.NumberColumn("MRR at risk", format="$%.0f"),
+                "why": st.column_config.TextColumn("Why", width="large"),
+            },
+        )
+        widgets.downloads("market_attention", filters, attention)
