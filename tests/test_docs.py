@@ -1,0 +1,50 @@
+"""The README is the user's guide: every page, dataset, rule and command must be in it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from opslens.cli import _parser
+from queries import DATASETS, RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _subcommands() -> dict[str, object]:
+    action = next(a for a in _parser()._actions if a.dest == "command")
+    return dict(action.choices)
+
+
+def test_every_page_is_described_and_has_a_screenshot():
+    titles = re.findall(r'st\.Page\("pages/(\w+)\.py", title="([^"]+)"', (ROOT / "app.py").read_text())
+    assert len(titles) == 6
+    for file_stem, title in titles:
+        assert f"**{title}**" in README, title
+        assert f"docs/screenshots/{file_stem}.png" in README, file_stem
+        assert (ROOT / "docs" / "screenshots" / f"{file_stem}.png").exists(), file_stem
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_every_dataset_is_documented(name):
+    assert f"| `{name}` |" in README
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_every_exception_rule_is_documented(name):
+    assert f"`{name}`" in README
+
+
+@pytest.mark.parametrize("command", list(_subcommands()))
+def test_every_command_is_documented_with_an_example(command):
+    assert f"`opslens {command}" in README
+    assert "Example: opslens " + command in _subcommands()[command].epilog
+
+
+def test_the_two_commands_exist_and_ci_runs_the_test_command():
+    assert "./run" in README and "./test" in README
+    assert (ROOT / "run").exists() and (ROOT / "test").exists()
+    assert "./test" in (ROOT / ".ci" / "run").read_text()
