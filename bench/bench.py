@@ -1,0 +1,252 @@
+"""Benchmark: build a large demo store, time ingest and every dataset against naive baselines.
+
+Usage (from the repository root):
+    .venv/bin/python bench/bench.py --orders 1000000 --days 365          # the issue's scale
+    .venv/bin/python bench/bench.py --orders 50000 --days 90 --repeat 3  # a quick look
+
+Prints a Markdown report (medians of warm runs; ratios against a straightforward single SQL query
+over the raw snapshot rows and a naive Polars version, both measured in the same run) and writes
+it to --report. Not a test: numbers depend on the machine, which the report describes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from baselines import POLARS, SQL  # noqa: E402
+
+from opslens.contract import SNAPSHOT_NAMES  # noqa: E402
+from opslens.demo import generate  # noqa: E402
+from queries import DATASETS, dataset  # noqa: E402
+
+END = dt.date(2026, 11, 20)
+THREE_MARKETS = ["NORTH", "WEST", "COAST"]
+SPEC_DATASETS = ["backlog", "backlog_trend", "exceptions", "readiness", "install_to_invoice", "orders", "freshness"]
+
+
+def median_ms(action, repeat: int) -> float:
+    """Median wall time of `repeat` warm runs (one untimed warm-up first)."""
+    action()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def build_extracts(work: Path, orders: int, days: int) -> tuple[list[Path], Path, Path, int]:
+    """Demo snapshots as one Parquet file per day (the last day kept apart) and one CSV month."""
+    started = time.perf_counter()
+    data = generate(orders=orders, days=days + 1, end=END + dt.timedelta(days=1))
+    print(f"generated {data.snapshots.height:,} rows in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    folder = work / "extracts"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    files = []
+    for (day,), rows in data.snapshots.sort("snapshot_date").group_by("snapshot_date", maintain_order=True):
+        path = folder / f"snapshots_{day}.parquet"
+        rows.write_parquet(path)
+        files.append(path)
+    footprint = folder / "footprint.parquet"
+    data.footprint.write_parquet(footprint)
+    csv_month = folder / "month.csv"
+    first_month = data.snapshots.filter(
+        pl.col("snapshot_date") < data.snapshots["snapshot_date"].min() + dt.timedelta(30)
+    )
+    first_month.select(SNAPSHOT_NAMES).write_csv(csv_month)
+    rows = data.snapshots.height - pl.read_parquet(files[-1]).height
+    return files, footprint, csv_month, rows
+
+
+def timed_ingest(db: Path, files: list[Path]) -> tuple[float, float]:
+    """Seconds and peak resident memory (GB) of `opslens ingest` in its own process."""
+    started = time.perf_counter()
+    subprocess.run(
+        [str(ROOT / ".venv/bin/opslens"), "ingest", "--db", str(db), *map(str, files)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, peak_kb / 1024 / 1024
+
+
+def first_page_view(db: Path) -> float | None:
+    """Seconds from starting the server to the Overview's charts drawn in headless Chromium."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not Path("/usr/bin/chromium").exists():
+        return None
+    port = 8765
+    env = {**os.environ, "OPSLENS_DB": str(db)}
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/streamlit"),
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            for _ in range(600):
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/", timeout=2000)
+                    break
+                except Exception:
+                    time.sleep(0.05)
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60000)
+            elapsed = time.perf_counter() - started
+            browser.close()
+            return elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def check_against_baseline(name: str, ours: pl.DataFrame, baseline: pl.DataFrame) -> str:
+    """A light agreement check: the counts a baseline computes must equal ours."""
+    if name == "backlog":
+        a = dict(zip(ours["stage"], ours["orders"], strict=True))
+        b = dict(zip(baseline["stage"], baseline["orders"], strict=True))
+        return "ok" if all(a[s] == b.get(s, 0) for s in a) else "DIFFERS"
+    if name == "exceptions":
+        a = ours.group_by("rule").len().sort("rule")
+        return "ok" if a["len"].to_list() == baseline["n"].to_list() else "DIFFERS"
+    if name in ("readiness", "freshness", "orders"):
+        return "ok" if ours.height == baseline.height else "DIFFERS"
+    if name == "install_to_invoice":
+        per_market = ours.filter(pl.col("market") != "ALL").filter(pl.col("invoiced_orders") > 0)
+        return "ok" if per_market["invoiced_orders"].to_list() == baseline["invoiced_orders"].to_list() else "DIFFERS"
+    if name == "backlog_trend":
+        return "ok" if ours["orders"].sum() == baseline["orders"].sum() else "DIFFERS"
+    return "-"
+
+
+def dataset_row(con, name, label, markets, as_of, parquet_files, args) -> str:
+    """One report row: Ops Lens's median, the baselines' medians and ratios, and whether they agree."""
+    ours = median_ms(lambda: dataset(name, db=con, markets=markets), args.repeat)
+    row = f"| `{name}` | {label} | {ours:.0f} |"
+    agrees = "-"
+    if name in SQL:
+        params = {"as_of": as_of, "markets": markets}
+        base = median_ms(lambda: con.sql(SQL[name], params=params).fetchall(), args.repeat)
+        agrees = check_against_baseline(
+            name, dataset(name, db=con, markets=markets), con.sql(SQL[name], params=params).pl()
+        )
+        row += f" {base:.0f} | {ours / base:.2f} |"
+    else:
+        row += " | |"
+    if name in POLARS and not args.skip_polars:
+        naive = median_ms(lambda: POLARS[name](parquet_files, as_of, markets), max(1, args.repeat // 2))
+        row += f" {naive:.0f} | {ours / naive:.3f} |"
+    else:
+        row += " | |"
+    return row + f" {agrees} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/opslens-bench"))
+    parser.add_argument("--report", type=Path, default=None, help="also write the Markdown report here")
+    parser.add_argument("--skip-polars", action="store_true", help="skip the (slow) naive Polars baselines")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"DuckDB {duckdb.__version__}, Polars {pl.__version__}. Scale: --orders {args.orders:,} --days {args.days}.",
+        "",
+    ]
+
+    files, footprint, csv_month, rows = build_extracts(args.work, args.orders, args.days)
+    history, new_day = files[:-1], files[-1]
+    db = args.work / "bench.duckdb"
+    db.unlink(missing_ok=True)
+    seconds, peak = timed_ingest(db, [*history, footprint])
+    csv_db = args.work / "csv.duckdb"
+    csv_db.unlink(missing_ok=True)
+    csv_rows = pl.scan_csv(csv_month).select(pl.len()).collect().item()
+    csv_seconds, _ = timed_ingest(csv_db, [csv_month])
+    day_rows = pl.read_parquet(new_day).height
+    day_seconds, _ = timed_ingest(db, [new_day])
+    size = db.stat().st_size
+    total_rows = rows + day_rows
+    lines += [
+        "| ingest | rows | seconds | rows/s | peak memory |",
+        "|---|---:|---:|---:|---:|",
+        f"| Parquet, {len(history)} daily files + footprint, empty store | {rows:,} | {seconds:.1f} | "
+        f"{rows / seconds:,.0f} | {peak:.2f} GB |",
+        f"| CSV, one month in one file, empty store | {csv_rows:,} | {csv_seconds:.1f} | "
+        f"{csv_rows / csv_seconds:,.0f} | |",
+        f"| one new day on top of the year | {day_rows:,} | {day_seconds:.2f} | {day_rows / day_seconds:,.0f} | |",
+        "",
+        f"Store: {size / 1e9:.2f} GB for {total_rows:,} snapshot rows = {size / total_rows:.1f} bytes per row.",
+        "",
+    ]
+
+    con = duckdb.connect(str(db), read_only=True)
+    as_of = con.sql("select max(snapshot_date) from snapshots").fetchall()[0][0]
+    parquet_files = [*history, new_day]
+    lines += [
+        f"Datasets at the latest snapshot ({as_of}), median of {args.repeat} warm runs, no result cache. "
+        "Baselines: one straightforward SQL query over the raw snapshot rows; naive Polars over the Parquet extracts.",
+        "",
+        "| dataset | filter | Ops Lens ms | SQL baseline ms | ratio | Polars ms | ratio | agrees |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in DATASETS:
+        for label, markets in (("all markets", None), ("3 markets", THREE_MARKETS)):
+            lines.append(dataset_row(con, name, label, markets, as_of, parquet_files, args))
+            print(lines[-1], file=sys.stderr)
+    con.close()
+    view = first_page_view(db)
+    lines += [
+        "",
+        "First page view (server start to Overview charts drawn in headless Chromium): "
+        + (f"{view:.1f} s" if view else "not measured (no Chromium/Playwright)"),
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.report:
+        args.report.write_text(report + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
