@@ -59,10 +59,10 @@ def connection(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    installed = con.sql(
-        "select count(*) from duckdb_functions() where function_name = 'opslens_exceptions'"
-    ).fetchall()[0][0]
-    if not installed:
+    """Create the shared macros unless this connection has them (probing one is far cheaper than listing)."""
+    try:
+        con.sql("select opslens_passes(null, null, null, 'm', 'p', 's')").fetchall()
+    except duckdb.CatalogException:
         con.sql(sql_text("_macros"))  # a script of several statements
 
 
