@@ -32,15 +32,18 @@ def file_name(dataset: str, meta: dict[str, str], extension: str) -> str:
     return f"{safe[:150]}.{extension}"
 
 
-def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
-    """Lists become '; '-joined text and text that would start a formula gets a leading apostrophe."""
+def spreadsheet_safe(frame: pl.DataFrame, escape_formulas: bool = True) -> pl.DataFrame:
+    """Lists become '; '-joined text; text that would start a formula gets a leading apostrophe.
+
+    XLSX does not need the apostrophe: its text cells are written as strings, never as formulas.
+    """
     columns = []
     for name, dtype in frame.schema.items():
         column = pl.col(name)
         if isinstance(dtype, pl.List):
             column = column.list.join("; ")
             dtype = pl.String()
-        if dtype == pl.String:
+        if dtype == pl.String and escape_formulas:
             column = pl.when(_starts_with_any(column)).then(pl.lit("'") + column).otherwise(column)
         columns.append(column.alias(name))
     return frame.select(columns)
@@ -65,8 +68,9 @@ def table_bytes(frame: pl.DataFrame, fmt: str, meta: dict[str, str]) -> bytes:
         frame.write_parquet(buffer, metadata={"opslens": json.dumps(meta)})
     elif fmt == "xlsx":
         about = pl.DataFrame({"setting": list(meta), "value": [str(v) for v in meta.values()]})
-        with xlsxwriter.Workbook(buffer, {"remove_timezone": True}) as workbook:
-            spreadsheet_safe(frame).write_excel(workbook, worksheet="data", autofit=True)
+        options = {"remove_timezone": True, "strings_to_formulas": False, "strings_to_urls": False}
+        with xlsxwriter.Workbook(buffer, options) as workbook:
+            spreadsheet_safe(frame, escape_formulas=False).write_excel(workbook, worksheet="data", autofit=True)
             about.write_excel(workbook, worksheet="about", autofit=True)
     else:
         raise ValueError(f"unknown table format '{fmt}'; choose one of {', '.join(TABLE_FORMATS)}")

@@ -8,7 +8,10 @@ from opslens.app import data, state, widgets
 
 filters = state.current_filters()
 st.title("Data health")
-st.caption(f"Freshness of each market's extract and the ingest log · {state.describe(filters)}")
+st.caption(
+    f"Freshness of each market's extract and the ingest log · {state.describe(filters)} "
+    "(product and segment filters do not apply: extracts arrive per market)"
+)
 
 freshness = data.dataset("freshness", filters)
 if widgets.empty_state(freshness, "markets", filters):

@@ -32,7 +32,7 @@ tiles[2].metric(
     f"${exceptions.unique('order_id')['mrr'].fill_null(0).sum():,.0f}/mo",
     help="Monthly revenue of the orders with at least one exception",
 )
-top = rule_totals.sort("orders", descending=True).row(0, named=True)
+top = rule_totals.sort("orders", descending=True, maintain_order=True).row(0, named=True)  # ties: rule order
 tiles[3].metric("Most frequent", labels[top["rule"]], f"{top['orders']:,} orders", delta_color="off")
 
 figure = charts.heatmap(

@@ -12,10 +12,11 @@ st.title("Install to invoice")
 st.caption(f"Days from install to first invoice · {state.describe(filters)}")
 
 summary = data.dataset("install_to_invoice", filters)
-if widgets.empty_state(summary, "installed and invoiced orders", filters):
+totals = summary.filter(summary["market"] == "ALL")
+if totals.is_empty():
+    widgets.empty_state(totals, "orders", filters)
     st.stop()
-
-total = summary.filter(summary["market"] == "ALL").row(0, named=True)
+total = totals.row(0, named=True)
 tiles = st.columns(5)
 tiles[0].metric("Invoiced orders", fmt.count(total["invoiced_orders"]))
 tiles[1].metric("P50", fmt.days(total["days_p50"]), help="Half of the orders were invoiced within this many days")
@@ -28,72 +29,78 @@ tiles[4].metric(
     delta_color="off",
 )
 
-population = data.dataset("install_to_invoice_orders", filters)
-left, right = st.columns(2)
-with left:
-    histogram = charts.histogram_with_percentiles(
-        population["install_to_invoice_days"],
-        {"P50": total["days_p50"], "P85": total["days_p85"], "P95": total["days_p95"]},
-        "Distribution of days from install to invoice",
-        "Days from install to first invoice",
+if total["invoiced_orders"] == 0:
+    st.info(
+        "No order in this view has been both installed and invoiced yet (within the install dates, if set).",
+        icon=":material/filter_alt_off:",
     )
-    st.plotly_chart(histogram, key="i2i-histogram")
-    widgets.downloads("install_to_invoice_orders", filters, population, histogram, key="i2i-histogram")
-with right:
-    markets = summary.filter(summary["market"] != "ALL")
-    percentiles = charts.grouped_bars(
-        markets,
-        "market",
-        {"days_p50": "P50", "days_p85": "P85", "days_p95": "P95"},
-        "Install to invoice percentiles per market",
-        "Market",
-        "Days",
-    )
-    st.plotly_chart(percentiles, key="i2i-markets")
-    widgets.downloads("install_to_invoice", filters, summary, percentiles, key="i2i-markets")
+else:
+    population = data.dataset("install_to_invoice_orders", filters)
+    left, right = st.columns(2)
+    with left:
+        histogram = charts.histogram_with_percentiles(
+            population["install_to_invoice_days"],
+            {"P50": total["days_p50"], "P85": total["days_p85"], "P95": total["days_p95"]},
+            "Distribution of days from install to invoice",
+            "Days from install to first invoice",
+        )
+        st.plotly_chart(histogram, key="i2i-histogram")
+        widgets.downloads("install_to_invoice_orders", filters, population, histogram, key="i2i-histogram")
+    with right:
+        markets = summary.filter(summary["market"] != "ALL")
+        percentiles = charts.grouped_bars(
+            markets,
+            "market",
+            {"days_p50": "P50", "days_p85": "P85", "days_p95": "P95"},
+            "Install to invoice percentiles per market",
+            "Market",
+            "Days",
+        )
+        st.plotly_chart(percentiles, key="i2i-markets")
+        widgets.downloads("install_to_invoice", filters, summary, percentiles, key="i2i-markets")
 
-weekly = data.dataset("install_to_invoice_weekly", filters)
-left, right = st.columns(2)
-with left:
-    trend = charts.lines(
-        weekly,
-        "install_week",
-        {"days_p50": "P50", "days_p85": "P85", "days_p95": "P95"},
-        "Install to invoice by install week",
-        "Week of install (Monday)",
-        "Days",
-    )
-    st.plotly_chart(trend, key="i2i-weekly")
-    widgets.downloads("install_to_invoice_weekly", filters, weekly, trend, key="i2i-weekly")
-with right:
-    segments = charts.lines(
-        weekly,
-        "install_week",
-        {
-            "install_to_activation_p50": "Install → activation (P50)",
-            "activation_to_invoice_p50": "Activation → invoice (P50)",
+    weekly = data.dataset("install_to_invoice_weekly", filters)
+    left, right = st.columns(2)
+    with left:
+        trend = charts.lines(
+            weekly,
+            "install_week",
+            {"days_p50": "P50", "days_p85": "P85", "days_p95": "P95"},
+            "Install to invoice by install week",
+            "Week of install (Monday)",
+            "Days",
+        )
+        st.plotly_chart(trend, key="i2i-weekly")
+        widgets.downloads("install_to_invoice_weekly", filters, weekly, trend, key="i2i-weekly")
+    with right:
+        segments = charts.lines(
+            weekly,
+            "install_week",
+            {
+                "install_to_activation_p50": "Install → activation (P50)",
+                "activation_to_invoice_p50": "Activation → invoice (P50)",
+            },
+            "Where the days go: segments by install week",
+            "Week of install (Monday)",
+            "Days (median)",
+        )
+        st.plotly_chart(segments, key="i2i-segments")
+        widgets.downloads("install_to_invoice_weekly", filters, weekly, segments, key="i2i-segments")
+
+    st.dataframe(
+        summary,
+        hide_index=True,
+        column_config={
+            "market": "Market",
+            "invoiced_orders": st.column_config.NumberColumn("Invoiced orders", format="%d"),
+            "days_p50": st.column_config.NumberColumn("P50", format="%.1f d"),
+            "days_p85": st.column_config.NumberColumn("P85", format="%.1f d"),
+            "days_p95": st.column_config.NumberColumn("P95", format="%.1f d"),
+            "days_mean": st.column_config.NumberColumn("Mean", format="%.1f d"),
+            "installed_not_invoiced": st.column_config.NumberColumn("Installed, not invoiced", format="%d"),
+            "unbilled_mrr": st.column_config.NumberColumn("Unbilled MRR", format="$%.0f"),
         },
-        "Where the days go: segments by install week",
-        "Week of install (Monday)",
-        "Days (median)",
     )
-    st.plotly_chart(segments, key="i2i-segments")
-    widgets.downloads("install_to_invoice_weekly", filters, weekly, segments, key="i2i-segments")
-
-st.dataframe(
-    summary,
-    hide_index=True,
-    column_config={
-        "market": "Market",
-        "invoiced_orders": st.column_config.NumberColumn("Invoiced orders", format="%d"),
-        "days_p50": st.column_config.NumberColumn("P50", format="%.1f d"),
-        "days_p85": st.column_config.NumberColumn("P85", format="%.1f d"),
-        "days_p95": st.column_config.NumberColumn("P95", format="%.1f d"),
-        "days_mean": st.column_config.NumberColumn("Mean", format="%.1f d"),
-        "installed_not_invoiced": st.column_config.NumberColumn("Installed, not invoiced", format="%d"),
-        "unbilled_mrr": st.column_config.NumberColumn("Unbilled MRR", format="$%.0f"),
-    },
-)
 
 st.subheader("Installed, not yet invoiced")
 unbilled = data.dataset("unbilled_orders", filters)

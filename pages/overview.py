@@ -13,6 +13,17 @@ st.caption(f"Service delivery at a glance · {state.describe(filters)}")
 
 headline = data.dataset("headline", filters)
 previous = headline["previous_as_of"][0]
+current = headline["as_of"][0]
+if previous:
+    delivered = data.dataset("snapshot_rows", filters.with_dates(previous, current))
+    missing = delivered.filter(pl.col("rows") == 0)
+    if missing.height:
+        st.warning(
+            "Some extracts are missing, so these numbers and their changes leave those markets out: "
+            + ", ".join(f"{r['market']} on {r['snapshot_date']}" for r in missing.iter_rows(named=True))
+            + ". See Data health.",
+            icon=":material/warning:",
+        )
 tiles = st.columns(len(headline))
 for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
     formatter = fmt.FORMATTERS.get(row["unit"], fmt.count)
@@ -20,6 +31,7 @@ for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
         column,
         row["label"],
         formatter(row["value"]),
+        row["change"],
         fmt.change(row["change"], row["unit"]),
         f"{row['label']} ({row['unit']}); change since the snapshot of {previous}" if previous else row["label"],
     )

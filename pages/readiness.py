@@ -42,7 +42,7 @@ with left:
     widgets.downloads("readiness", filters, readiness, waits, key="readiness-days")
 with right:
     footprint = charts.grouped_bars(
-        readiness.fill_null(0),
+        readiness,
         "market",
         {"awaiting_network_share": "Open orders awaiting network", "ready_share": "Premises ready (footprint)"},
         "Demand waiting vs. footprint ready",

@@ -46,6 +46,10 @@ class Filters:
         """The same view narrowed to the orders behind one number (a market, stage or rule)."""
         return replace(self, markets=markets or self.markets, stages=stages or self.stages, rules=rules or self.rules)
 
+    def with_dates(self, start: dt.date | None, end: dt.date | None) -> Filters:
+        """The same view over another date range."""
+        return replace(self, start=start, end=end)
+
     def described(self) -> dict[str, str]:
         """The filters that are set, as text, for export captions and file metadata."""
         return {k: (", ".join(v) if isinstance(v, tuple) else str(v)) for k, v in asdict(self).items() if v}

@@ -36,4 +36,4 @@ def change(value: float | None, unit: str) -> str | None:
     if unit == "share of open":
         return f"{value * 100:+.1f} pts"
     text = FORMATTERS.get(unit, count)(abs(value))
-    return ("+" if value >= 0 else "−") + text
+    return ("+" if value >= 0 else "-") + text

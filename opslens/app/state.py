@@ -53,8 +53,8 @@ def date_range_filter(dates: list[dt.date], label: str = "Date range") -> None:
     labels = [d.isoformat() for d in sorted(dates)]
     with st.sidebar:
         left, right = st.columns(2)
-        left.selectbox(f"{label}: from", labels, index=0, key=START, bind="query-params")
-        right.selectbox("to", labels, index=len(labels) - 1, key=END, bind="query-params")
+        left.selectbox(f"{label}: from", labels, index=None, key=START, bind="query-params", placeholder="start")
+        right.selectbox("to", labels, index=None, key=END, bind="query-params", placeholder="end")
 
 
 def current_filters(with_dates: bool = False) -> Filters:

@@ -77,9 +77,21 @@ def _all_zero(frame: pl.DataFrame) -> bool:
     return False
 
 
-def tile(column, label: str, value: str, delta: str | None, help_text: str, worse_when_up: bool = True) -> None:
-    """A headline number with its change since the previous snapshot (red when it got worse)."""
-    column.metric(label, value, delta, delta_color="inverse" if worse_when_up else "normal", help=help_text)
+def tile(column, label: str, value: str, change: float | None, delta: str | None, help_text: str) -> None:
+    """A headline number with its change since the previous snapshot: red when it grew, grey when flat.
+
+    Every headline measure is one where more is worse (backlog, exceptions, waiting, unbilled).
+    """
+    flat = not change
+    column.metric(
+        label,
+        value,
+        delta,
+        delta_color="off" if flat else "inverse",
+        delta_arrow="off" if flat else "auto",
+        help=help_text,
+        border=True,
+    )
 
 
 def drill_choice(
@@ -92,10 +104,12 @@ def drill_choice(
     """Which item to drill into: chosen in the select box, or by clicking a bar of the chart above."""
     event = st.session_state.get(chart_key) if chart_key else None
     points = getattr(getattr(event, "selection", None), "points", None) or []
-    if points:
-        index = points[0].get("point_index", points[0].get("point_number"))
-        if index is not None and 0 <= index < len(options):
-            st.session_state[key] = options[index]
+    index = points[0].get("point_index", points[0].get("point_number")) if points else None
+    clicked = options[index] if index is not None and 0 <= index < len(options) else None
+    if clicked != st.session_state.get(f"{key}-clicked"):  # a new click wins; afterwards the box is free
+        st.session_state[f"{key}-clicked"] = clicked
+        if clicked is not None:
+            st.session_state[key] = clicked
     return st.selectbox(label, options, index=None, key=key, format_func=format_func, placeholder="Choose…")
 
 
