@@ -123,7 +123,7 @@ def flow_bars(flow: pl.DataFrame, title: str = "Orders entering and leaving each
 def heatmap(frame: pl.DataFrame, x: str, y: str, value: str, title: str, x_title: str, y_title: str) -> go.Figure:
     """A count heatmap (e.g. exceptions per rule and market) with the numbers written in the cells."""
     xs = sorted(frame[x].unique().to_list())
-    ys = frame[y].unique(maintain_order=True).to_list()
+    ys = frame[y].unique(maintain_order=True).to_list()  # callers pass rows in their meaningful order
     lookup = {(r[x], r[y]): r[value] for r in frame.iter_rows(named=True)}
     z = [[lookup.get((cx, cy), 0) for cx in xs] for cy in ys]
     figure = go.Figure(
@@ -133,7 +133,7 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, value: str, title: str, x_title
             z=z,
             colorscale="Blues",
             text=z,
-            texttemplate="%{text}",
+            texttemplate="%{text}" if len(xs) * len(ys) <= 150 else "",
             hovertemplate=f"%{{y}} in %{{x}}: %{{z}} {value}<extra></extra>",
             colorbar={"title": value},
         )
@@ -162,14 +162,19 @@ def histogram_with_percentiles(
 ) -> go.Figure:
     """Distribution of a day count with vertical lines at the given percentiles."""
     figure = go.Figure(go.Histogram(x=values.to_list(), marker_color=ACCENT, xbins={"size": 1}, name="orders"))
-    for (label, position), dash in zip(marks.items(), ["solid", "dash", "dot"], strict=False):
+    for level, ((label, position), dash) in enumerate(zip(marks.items(), ["solid", "dash", "dot"], strict=False)):
         if position is not None:
-            figure.add_vline(
+            figure.add_vline(x=position, line_dash=dash, line_color=WARNING)
+            figure.add_annotation(
                 x=position,
-                line_dash=dash,
-                line_color=WARNING,
-                annotation_text=f"{label} {position:.0f} d",
-                annotation_position="top right",
+                y=1 - 0.09 * level,
+                yref="paper",
+                text=f"{label} {position:.1f} d",
+                showarrow=False,
+                xanchor="left",
+                xshift=4,
+                bgcolor="rgba(255,255,255,0.85)",
+                font={"color": WARNING},
             )
     return _layout(figure, title, x_title, "Orders")
 

@@ -29,7 +29,7 @@ with mrr_tab:
     widgets.downloads("backlog", filters, backlog, figure_mrr, key="backlog-mrr")
 
 st.dataframe(
-    backlog,
+    widgets.readable(backlog),
     hide_index=True,
     column_config={
         "stage": "Stage",

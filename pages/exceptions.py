@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import charts, config
-from opslens.app import data, state, widgets
+from opslens.app import data, fmt, state, widgets
 from queries import RULES
 
 filters = state.current_filters()
@@ -17,7 +17,7 @@ if widgets.empty_state(exceptions, "exceptions", filters):
 
 labels = {name: rule.label for name, rule in RULES.items()}
 counts = (
-    exceptions.group_by("rule", "market")
+    exceptions.group_by("rule", "market", maintain_order=True)  # exceptions come in rule order
     .len("orders")
     .with_columns(pl.col("rule").replace_strict(labels).alias("rule_label"))
 )
@@ -29,11 +29,11 @@ tiles[0].metric("Exception rows", f"{exceptions.height:,}", help="One row per or
 tiles[1].metric("Orders affected", f"{exceptions['order_id'].n_unique():,}")
 tiles[2].metric(
     "MRR at risk",
-    f"${exceptions.unique('order_id')['mrr'].fill_null(0).sum():,.0f}/mo",
+    fmt.money(exceptions.unique("order_id")["mrr"].fill_null(0).sum()) + "/mo",
     help="Monthly revenue of the orders with at least one exception",
 )
 top = rule_totals.sort("orders", descending=True, maintain_order=True).row(0, named=True)  # ties: rule order
-tiles[3].metric("Most frequent", labels[top["rule"]], f"{top['orders']:,} orders", delta_color="off")
+tiles[3].metric("Most frequent", labels[top["rule"]], f"{top['orders']:,} orders", delta_color="off", delta_arrow="off")
 
 figure = charts.heatmap(
     counts, "market", "rule_label", "orders", "Exceptions per rule and market (orders)", "Market", "Rule"
@@ -65,7 +65,7 @@ drill = filters.with_drill(rules=tuple(chosen_rules) or None, stages=tuple(chose
 listed = data.dataset("exceptions", drill) if (chosen_rules or chosen_stages) else exceptions
 st.caption(f"{listed.height:,} rows · sort by clicking a column header")
 widgets.table(
-    listed.with_columns(pl.col("rule").replace_strict(labels)),
+    listed,
     ["order_id", "market", "stage", "rule", "age_in_stage_days", "age_days", "mrr", "product", "segment"],
     height=420,
 )

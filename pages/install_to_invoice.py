@@ -23,10 +23,11 @@ tiles[1].metric("P50", fmt.days(total["days_p50"]), help="Half of the orders wer
 tiles[2].metric("P85", fmt.days(total["days_p85"]))
 tiles[3].metric("P95", fmt.days(total["days_p95"]))
 tiles[4].metric(
-    "Unbilled MRR",
+    "Unbilled MRR ($/mo)",
     fmt.money(total["unbilled_mrr"]),
     f"{total['installed_not_invoiced']:,} installed, not invoiced",
     delta_color="off",
+    delta_arrow="off",
 )
 
 if total["invoiced_orders"] == 0:
@@ -71,6 +72,10 @@ else:
             "Days",
         )
         st.plotly_chart(trend, key="i2i-weekly")
+        st.caption(
+            "Weeks before the first snapshot only contain orders that were still unbilled when snapshots began, "
+            "so they lean long."
+        )
         widgets.downloads("install_to_invoice_weekly", filters, weekly, trend, key="i2i-weekly")
     with right:
         segments = charts.lines(

@@ -17,11 +17,11 @@ from queries.db import run, sql_text
 # (key, label, unit, how it is read off the datasets)
 MEASURES: list[tuple[str, str, str, str]] = [
     ("open_orders", "Open orders", "orders", "sum of backlog.orders"),
-    ("backlog_mrr", "MRR in backlog", "$/month", "sum of backlog.mrr"),
+    ("backlog_mrr", "MRR in backlog ($/mo)", "$/month", "sum of backlog.mrr"),
     ("exception_orders", "Orders with exceptions", "orders", "distinct exceptions.order_id"),
     ("awaiting_network_share", "Awaiting network", "share of open", "readiness: awaiting_network / open_orders"),
     ("install_to_invoice_p85", "Install to invoice P85", "days", "install_to_invoice ALL days_p85"),
-    ("unbilled_mrr", "Unbilled MRR", "$/month", "install_to_invoice ALL unbilled_mrr"),
+    ("unbilled_mrr", "Unbilled MRR ($/mo)", "$/month", "install_to_invoice ALL unbilled_mrr"),
 ]
 
 

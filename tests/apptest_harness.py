@@ -27,6 +27,8 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from opslens.app.widgets import readable
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_FILE = ROOT / "app.py"
 PAGES_DIR = ROOT / "pages"
@@ -162,9 +164,13 @@ def table(at: AppTest, index: int = 0, columns: list[str] | None = None) -> list
 
 
 def records(frame: pl.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    """A dataset frame's rows as the same plain values `table` gives for a rendered table."""
+    """A dataset frame's rows as the same plain values `table` gives for a rendered table.
+
+    Tables show stage and rule names as people read them, so the dataset goes through the same mapping.
+    """
     if columns is not None:
         frame = frame.select(columns)
+    frame = readable(frame)
     return [{k: plain(v) for k, v in row.items()} for row in frame.to_pandas().to_dict("records")]
 
 

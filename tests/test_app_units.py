@@ -41,12 +41,12 @@ def test_count():
 
 
 def test_money_per_month_in_thousands_from_ten_thousand():
-    assert fmt.money(0) == "$0/mo"
-    assert fmt.money(950) == "$950/mo"
-    assert fmt.money(9_999.4) == "$9,999/mo"
-    assert fmt.money(10_000) == "$10.0k/mo"
-    assert fmt.money(45_576.75) == "$45.6k/mo"
-    assert fmt.money(1_234_567) == "$1,234.6k/mo"
+    assert fmt.money(0) == "$0"
+    assert fmt.money(950) == "$950"
+    assert fmt.money(9_999.4) == "$9,999"
+    assert fmt.money(10_000) == "$10.0k"
+    assert fmt.money(45_576.75) == "$45.6k"
+    assert fmt.money(1_234_567) == "$1.2M"
 
 
 def test_days_and_share():
@@ -71,8 +71,8 @@ def test_no_change_without_a_previous_snapshot(unit):
 
 def test_positive_change_in_the_measures_unit():
     assert fmt.change(114, "orders") == "+114"
-    assert fmt.change(8924.1, "$/month") == "+$8,924/mo"
-    assert fmt.change(12_419.74, "$/month") == "+$12.4k/mo"
+    assert fmt.change(8924.1, "$/month") == "+$8,924"
+    assert fmt.change(12_419.74, "$/month") == "+$12.4k"
     assert fmt.change(2.5, "days") == "+2.5 d"
     assert fmt.change(3, "unknown unit") == "+3"  # falls back to a count
 
@@ -82,8 +82,8 @@ def test_positive_change_in_the_measures_unit():
     [
         (-109, "orders", "109"),
         (-1234.4, "orders", "1,234"),
-        (-8124.55, "$/month", "$8,125/mo"),
-        (-12_345, "$/month", "$12.3k/mo"),  # thousands as for a positive amount
+        (-8124.55, "$/month", "$8,125"),
+        (-12_345, "$/month", "$12.3k"),  # thousands as for a positive amount
         (-1.5, "days", "1.5 d"),
     ],
 )

@@ -511,7 +511,9 @@ def _listed_exceptions(at: AppTest) -> list[tuple[str, str, str]]:
 
 
 def _expected_exceptions(frame: pl.DataFrame) -> list[tuple[str, str, str]]:
-    return sorted((o, RULE_LABELS[r], s) for o, r, s in frame.select("order_id", "rule", "stage").iter_rows())
+    return sorted(
+        (o, RULE_LABELS[r], stage_label(s)) for o, r, s in frame.select("order_id", "rule", "stage").iter_rows()
+    )
 
 
 def test_exceptions_rule_and_stage_pickers_narrow_the_list(demo_db, monkeypatch):

@@ -10,12 +10,14 @@ def count(value: float | None) -> str:
 
 
 def money(value: float | None) -> str:
-    """Monthly recurring revenue, e.g. $12.3k/mo."""
+    """Monthly recurring revenue, compact: $950, $12.3k, $1.2M (the label says it is per month)."""
     if value is None:
         return NONE
+    if abs(value) >= 1_000_000:
+        return f"${value / 1_000_000:,.1f}M"
     if abs(value) >= 10_000:
-        return f"${value / 1000:,.1f}k/mo"
-    return f"${value:,.0f}/mo"
+        return f"${value / 1000:,.1f}k"
+    return f"${value:,.0f}"
 
 
 def days(value: float | None) -> str:

@@ -52,9 +52,8 @@ def date_range_filter(dates: list[dt.date], label: str = "Date range") -> None:
         return
     labels = [d.isoformat() for d in sorted(dates)]
     with st.sidebar:
-        left, right = st.columns(2)
-        left.selectbox(f"{label}: from", labels, index=None, key=START, bind="query-params", placeholder="start")
-        right.selectbox("to", labels, index=None, key=END, bind="query-params", placeholder="end")
+        st.selectbox(f"{label} from", labels, index=None, key=START, bind="query-params", placeholder="the start")
+        st.selectbox(f"{label} to", labels, index=None, key=END, bind="query-params", placeholder="the end")
 
 
 def current_filters(with_dates: bool = False) -> Filters:

@@ -13,9 +13,9 @@ import polars as pl
 import streamlit as st
 
 from opslens.app.state import describe
-from opslens.charts import CHART_FORMATS, CHART_MIME, chart_bytes
+from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, chart_bytes
 from opslens.export import MIME_TYPES, file_name, table_bytes
-from queries import Filters
+from queries import RULES, Filters
 
 TABLE_DOWNLOADS = ("csv", "xlsx", "parquet")
 
@@ -132,7 +132,18 @@ ORDER_COLUMNS = {
 }
 
 
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Stage and rule names as people read them ("Awaiting network"), for display only.
+
+    Downloads keep the codes (`awaiting_network`) so files join cleanly with other systems.
+    """
+    labels = {"stage": STAGE_LABELS, "rule": {name: rule.label for name, rule in RULES.items()}}
+    return frame.with_columns(
+        pl.col(column).replace(mapping) for column, mapping in labels.items() if column in frame.columns
+    )
+
+
 def table(frame: pl.DataFrame, columns: Sequence[str] | None = None, height: int | str = "auto") -> None:
-    """A sortable table with readable headers and units."""
+    """A sortable table with readable headers, names and units."""
     shown = frame.select(columns) if columns else frame
-    st.dataframe(shown, hide_index=True, column_config=ORDER_COLUMNS, height=height)
+    st.dataframe(readable(shown), hide_index=True, column_config=ORDER_COLUMNS, height=height)
