@@ -68,9 +68,49 @@ def _v1_initial_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.sql(f"insert into stages values {rows}")
 
 
+def _v2_flows_and_daily_aggregate(con: duckdb.DuckDBPyConnection) -> None:
+    """Each row's previous stage, and per-day stage counts, so trends and flows never scan history."""
+    con.sql("alter table snapshots add column previous_stage VARCHAR")
+    con.sql(
+        """
+        update snapshots s set previous_stage = p.previous_stage
+        from (
+            select order_id, snapshot_date,
+                   lag(stage) over (partition by order_id order by snapshot_date) as previous_stage
+            from snapshots
+        ) p
+        where s.order_id = p.order_id and s.snapshot_date = p.snapshot_date
+        """
+    )
+    con.sql(
+        """
+        create table stage_days (   -- one row per snapshot date, market, product, segment, stage, previous stage
+            snapshot_date DATE NOT NULL,
+            market VARCHAR NOT NULL,
+            product VARCHAR,
+            segment VARCHAR,
+            stage VARCHAR NOT NULL,
+            previous_stage VARCHAR,     -- the stage on each order's previous row; NULL for new orders
+            orders BIGINT NOT NULL,
+            mrr DOUBLE NOT NULL
+        )
+        """
+    )
+    con.sql(f"insert into stage_days {STAGE_DAYS_SELECT}", params={"dates": None})
+
+
+# The stage_days rows for some snapshot dates ($dates; NULL = all), computed from the snapshot rows.
+STAGE_DAYS_SELECT = """
+    select snapshot_date, market, product, segment, stage, previous_stage, count(*), sum(coalesce(mrr, 0))
+    from snapshots
+    where $dates is null or list_contains($dates, snapshot_date)
+    group by all
+"""
+
 # Ordered forward migrations: (version, name, function). Append, never edit an applied one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "initial schema", _v1_initial_schema),
+    (2, "previous stage and daily stage counts", _v2_flows_and_daily_aggregate),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -78,6 +118,9 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
     """The single value a query returns (DuckDB 2.0 relations have no fetchone)."""
     return con.sql(sql, params=params).fetchall()[0][0]
+
+
+WRITER_MEMORY = "2GB"
 
 
 class StoreError(RuntimeError):
@@ -129,6 +172,9 @@ def open_store(path: str | Path) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as error:
         raise StoreError(f"cannot open the store {path} for writing: {error}") from None
     try:
+        # Writers keep memory bounded and spill to disk: ingest of a year of snapshots stays under ~3 GB.
+        con.sql(f"set memory_limit = '{WRITER_MEMORY}'")
+        con.sql("set temp_directory = $dir", params={"dir": f"{path}.tmp"})
         migrate(con)
     except Exception:
         con.close()

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
-from opslens.ingest.load import load, log_rejection
+from opslens.ingest.load import create_staging, drop_staging, load, log_rejection, stage
 from opslens.ingest.problems import IngestRejected, Problem, ProblemList
-from opslens.ingest.read import read_file
-from opslens.ingest.validate import CheckedFile, check_duplicates, check_file
-from opslens.store import open_store
+from opslens.ingest.read import ROW, read_file
+from opslens.ingest.validate import FILE, check_duplicates, check_file
+from opslens.store import open_store, scalar
 
 __all__ = ["IngestRejected", "IngestResult", "Problem", "ingest_files"]
 
@@ -52,80 +52,59 @@ def ingest_files(db: str | Path, files: Sequence[str | Path]) -> IngestResult:
     """Validate every file, then load them all in one transaction, or raise IngestRejected."""
     started = dt.datetime.now()
     names = [str(f) for f in files]
-    try:
-        checked = _validated(files)
-    except IngestRejected as rejection:
-        if Path(db).exists():
-            _record_rejection(db, names, started, str(rejection))
-        raise
-    snapshots = _combined(checked, "snapshots")
-    footprint = _combined(checked, "footprint")
-    warnings = [w for c in checked for w in c.warnings]
-    entry = {
-        "started_at": started,
-        "files": names,
-        "snapshot_rows": 0 if snapshots is None else snapshots.height,
-        "footprint_rows": 0 if footprint is None else footprint.height,
-        "message": "\n".join(warnings) or None,
-    }
+    created = not Path(db).exists()
     con = open_store(db)
     try:
-        ingest_id = load(con, snapshots, footprint, entry)
-    finally:
+        create_staging(con)
+        warnings = _validate_into_staging(con, files)
+        entry = {
+            "started_at": started,
+            "files": names,
+            "snapshot_rows": scalar(con, "select count(*) from incoming_rows"),
+            "footprint_rows": scalar(con, "select count(*) from incoming_footprint"),
+            "message": "\n".join(warnings) or None,
+        }
+        try:
+            ingest_id = load(con, entry)
+            rows_by_date = dict(con.sql("select snapshot_date, count(*) from incoming_rows group by all").fetchall())
+            markets = [r[0] for r in con.sql("select distinct market from incoming_rows order by 1").fetchall()]
+        finally:
+            drop_staging(con)
+    except IngestRejected as rejection:
+        drop_staging(con)
+        if not created:
+            entry = {"started_at": started, "files": names, "snapshot_rows": 0, "footprint_rows": 0}
+            log_rejection(con, {**entry, "message": str(rejection)})
         con.close()
-    return IngestResult(
-        ingest_id=ingest_id,
-        files=names,
-        rows_by_date=_rows_by_date(snapshots),
-        markets=sorted(snapshots["market"].unique().to_list()) if snapshots is not None else [],
-        footprint_rows=entry["footprint_rows"],
-        warnings=warnings,
-    )
+        if created:  # a store made only to be refused is not left behind
+            for leftover in (Path(db), Path(f"{db}.wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        con.close()
+        raise
+    con.close()
+    return IngestResult(ingest_id, names, rows_by_date, markets, entry["footprint_rows"], warnings)
 
 
-def _validated(files: Sequence[str | Path]) -> list[CheckedFile]:
+def _validate_into_staging(con, files: Sequence[str | Path]) -> list[str]:
+    """Check each file in turn and stage it; raise IngestRejected with every problem found."""
     problems = ProblemList()
+    warnings: list[str] = []
     if not files:
         problems.add(Problem("(no files)", "give at least one file to ingest"))
-    checked: list[CheckedFile] = []
-    for path in files:
+    for order, path in enumerate(files):
         raw = read_file(Path(path))
         if isinstance(raw, Problem):
             problems.add(raw)
             continue
-        result = check_file(raw, problems)
-        if result is not None:
-            checked.append(result)
-    snapshots = _combined(checked, "snapshots")
-    if snapshots is not None:
-        check_duplicates(snapshots, ["snapshot_date", "order_id"], problems)
-    footprint = _combined(checked, "footprint")
-    if footprint is not None:
-        check_duplicates(footprint, ["snapshot_date", "market"], problems)
+        checked = check_file(raw, problems)
+        if checked is not None and not problems.items:
+            frame = checked.frame.rename({FILE: "source_file", ROW: "source_row"})
+            stage(con, checked.kind, frame.with_columns(source_order=pl.lit(order, pl.Int32)))
+            warnings += checked.warnings
+    if not problems.items:
+        check_duplicates(con, "incoming_rows", ["snapshot_date", "order_id"], problems)
+        check_duplicates(con, "incoming_footprint", ["snapshot_date", "market"], problems)
     problems.raise_if_any()
-    return checked
-
-
-def _combined(checked: list[CheckedFile], kind: str) -> pl.DataFrame | None:
-    frames = [c.frame for c in checked if c.kind == kind]
-    return pl.concat(frames) if frames else None
-
-
-def _rows_by_date(snapshots: pl.DataFrame | None) -> dict[dt.date, int]:
-    if snapshots is None:
-        return {}
-    counts = snapshots.group_by("snapshot_date").len()
-    return dict(counts.iter_rows())
-
-
-def _record_rejection(db: str | Path, names: list[str], started: dt.datetime, reason: str) -> None:
-    """Log the refusal in an existing store; a store that cannot be opened just skips the log."""
-    entry = {"started_at": started, "files": names, "snapshot_rows": 0, "footprint_rows": 0, "message": reason}
-    try:
-        con = open_store(db)
-    except Exception:
-        return
-    try:
-        log_rejection(con, entry)
-    finally:
-        con.close()
+    return warnings

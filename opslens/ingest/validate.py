@@ -145,19 +145,26 @@ def _add(problems: ProblemList, file: str, offending: pl.DataFrame, column: str,
         problems.add_rows(file, rows, column, message, offending.height)
 
 
-def check_duplicates(frame: pl.DataFrame, key: list[str], problems: ProblemList) -> None:
-    """Report each repeated key within one ingest, pointing at both the repeat and the first occurrence."""
-    first = pl.struct(FILE, ROW).first().over(key)
-    repeats = frame.with_columns(first.alias("first")).filter(pl.struct(FILE, ROW) != pl.col("first"))
-    label = ", ".join(key)
-    for row in repeats.head(10).iter_rows(named=True):
-        value = ", ".join(str(row[k]) for k in key)
-        problems.add_rows(
-            row[FILE],
-            [(row[ROW], value)],
-            label,
-            f"repeats ({label}) first seen in {row['first'][FILE]} row {row['first'][ROW]}",
-            1,
+def check_duplicates(con, table: str, key: list[str], problems: ProblemList) -> None:
+    """Report each repeated key among the staged rows, pointing at the repeat and the first occurrence."""
+    columns = ", ".join(key)
+    repeats = con.sql(
+        f"""
+        with ranked as (
+            select {columns}, source_file, source_row, source_order,
+                row_number() over by_key as occurrence,
+                first_value(source_file) over by_key as first_file,
+                first_value(source_row) over by_key as first_row
+            from {table}
+            window by_key as (partition by {columns} order by source_order, source_row)
         )
-    if repeats.height > 10:
-        problems.add(Problem("(this ingest)", f"{repeats.height - 10} more repeated ({label}) rows"))
+        select * exclude (source_order) from ranked where occurrence > 1 order by source_order, source_row
+        """
+    ).fetchall()
+    label = ", ".join(key)
+    for row in repeats[:10]:
+        value = ", ".join(str(v) for v in row[: len(key)])
+        file, line, _, first_file, first_row = row[len(key) :]
+        problems.add(Problem(file, f"repeats ({label}) first seen in {first_file} row {first_row}", line, label, value))
+    if len(repeats) > 10:
+        problems.add(Problem("(this ingest)", f"{len(repeats) - 10} more repeated ({label}) rows"))

@@ -76,7 +76,7 @@ rule_hits as (
 ),
 -- missing_from_snapshot: open at the market's previous snapshot, absent at S, market reported at S.
 market_days as (
-    select distinct market, snapshot_date from snapshots where snapshot_date <= as_of
+    select distinct market, snapshot_date from stage_days where snapshot_date <= as_of
 ),
 previous_day as (
     select market, max(snapshot_date) as previous_date

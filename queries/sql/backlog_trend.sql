@@ -1,14 +1,15 @@
 -- backlog_trend: one row per snapshot date in [start, end] (never after S) and open stage, zeros included.
+-- Reads the per-day aggregate stage_days (maintained by ingest), never the snapshot history.
 with dates as (
     select distinct snapshot_date
-    from snapshots
+    from stage_days
     where snapshot_date <= $as_of
       and ($start_date is null or snapshot_date >= $start_date)
       and ($end_date is null or snapshot_date <= $end_date)
 ),
 counts as (
-    select snapshot_date, stage, count(*) as orders, sum(coalesce(mrr, 0)) as mrr
-    from snapshots
+    select snapshot_date, stage, sum(orders) as orders, sum(mrr) as mrr
+    from stage_days
     where snapshot_date in (select snapshot_date from dates)
       and opslens_passes($markets, $products, $segments, market, product, segment)
     group by snapshot_date, stage
@@ -17,7 +18,7 @@ final as (
     select
         d.snapshot_date,
         st.stage,
-        coalesce(c.orders, 0) as orders,
+        coalesce(c.orders, 0)::bigint as orders,
         coalesce(c.mrr, 0)::double as mrr,
         st.stage_index
     from dates d

@@ -1,15 +1,14 @@
 -- freshness: one row per market in the store: its latest snapshot as of S, rows there, lag, last ingest.
-with latest_per_market as (
-    select market, max(snapshot_date) as latest_snapshot_date
-    from snapshots
+with market_days as (
+    select snapshot_date, market, sum(orders) as rows
+    from stage_days
     where snapshot_date <= $as_of and ($markets is null or list_contains($markets, market))
-    group by market
+    group by snapshot_date, market
 ),
-rows_there as (
-    select s.market, count(*) as rows
-    from snapshots s
-    join latest_per_market l on s.market = l.market and s.snapshot_date = l.latest_snapshot_date
-    group by s.market
+latest_per_market as (
+    select market, snapshot_date as latest_snapshot_date, rows
+    from market_days
+    qualify row_number() over (partition by market order by snapshot_date desc) = 1
 ),
 last_ingest as (
     select c.market, max(i.finished_at) as last_ingest_at
@@ -22,11 +21,10 @@ final as (
     select
         l.market,
         l.latest_snapshot_date,
-        r.rows,
+        l.rows::bigint as rows,
         $as_of - l.latest_snapshot_date as days_behind,
         i.last_ingest_at
     from latest_per_market l
-    join rows_there r using (market)
     left join last_ingest i using (market)
 )
 select * from final order by market

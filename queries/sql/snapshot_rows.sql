@@ -1,23 +1,23 @@
 -- snapshot_rows: one row per snapshot date (never after S, within [start, end]) and market,
--- zeros included, so a day a market's extract is missing shows as 0 rows.
+-- zeros included, so a day a market's extract is missing shows as 0 rows. Reads stage_days.
 with dates as (
     select distinct snapshot_date
-    from snapshots
+    from stage_days
     where snapshot_date <= $as_of
       and ($start_date is null or snapshot_date >= $start_date)
       and ($end_date is null or snapshot_date <= $end_date)
 ),
 markets as (
-    select distinct market from snapshots where ($markets is null or list_contains($markets, market))
+    select distinct market from stage_days where ($markets is null or list_contains($markets, market))
 ),
 counts as (
-    select snapshot_date, market, count(*) as rows
-    from snapshots
+    select snapshot_date, market, sum(orders) as rows
+    from stage_days
     where snapshot_date in (select snapshot_date from dates)
     group by snapshot_date, market
 ),
 final as (
-    select d.snapshot_date, m.market, coalesce(c.rows, 0) as rows
+    select d.snapshot_date, m.market, coalesce(c.rows, 0)::bigint as rows
     from dates d
     cross join markets m
     left join counts c on c.snapshot_date = d.snapshot_date and c.market = m.market
