@@ -7,7 +7,7 @@ import streamlit as st
 
 from opslens.app import frame
 
-st.set_page_config(page_title="Ops Lens", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(page_icon="📡", layout="wide")
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),

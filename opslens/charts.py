@@ -49,7 +49,7 @@ def _layout(figure: go.Figure, title: str, x_title: str, y_title: str, height: i
 
 def backlog_bars(backlog: pl.DataFrame, value: str = "orders", title: str = "Open orders by stage") -> go.Figure:
     """Horizontal bars per open stage, lifecycle order top to bottom; clicking a bar drills down."""
-    unit = "orders" if value == "orders" else "MRR ($/month)"
+    unit, axis = ("orders", "Open orders") if value == "orders" else ("$/month", "MRR ($/month)")
     figure = go.Figure(
         go.Bar(
             y=[stage_label(s) for s in backlog["stage"]],
@@ -63,7 +63,7 @@ def backlog_bars(backlog: pl.DataFrame, value: str = "orders", title: str = "Ope
         )
     )
     figure.update_yaxes(autorange="reversed")
-    return _layout(figure, title, unit.capitalize(), "Stage")
+    return _layout(figure, title, axis, "Stage")
 
 
 def stage_area(trend: pl.DataFrame, title: str = "Open orders over time (cumulative flow)") -> go.Figure:

@@ -1,5 +1,6 @@
 """Backlog: orders and MRR per stage, ageing, cumulative flow over time, inflow and outflow; drill to orders."""
 
+import polars as pl
 import streamlit as st
 
 from opslens import charts
@@ -28,18 +29,6 @@ with mrr_tab:
     st.plotly_chart(figure_mrr, key="backlog-mrr-chart")
     widgets.downloads("backlog", filters, backlog, figure_mrr, key="backlog-mrr")
 
-st.dataframe(
-    widgets.readable(backlog),
-    hide_index=True,
-    column_config={
-        "stage": "Stage",
-        "orders": st.column_config.NumberColumn("Open orders", format="%d"),
-        "mrr": st.column_config.NumberColumn("MRR", format="$%.0f"),
-        "median_age_days": st.column_config.NumberColumn("Median days in stage", format="%.1f d"),
-        "stalled": st.column_config.NumberColumn("Stalled", format="%d"),
-    },
-)
-
 st.subheader("Orders behind a stage")
 stage = widgets.drill_choice(
     "Show the open orders in stage", list(OPEN_STAGES), "backlog-drill", charts.stage_label, "backlog-chart"
@@ -54,6 +43,18 @@ if stage:
     )
     widgets.downloads("orders", drill_filters, orders, key="backlog-orders")
 
+st.dataframe(
+    widgets.readable(backlog),
+    hide_index=True,
+    column_config={
+        "stage": "Stage",
+        "orders": st.column_config.NumberColumn("Open orders", format="localized"),
+        "mrr": st.column_config.NumberColumn("MRR ($/mo)", format="dollar"),
+        "median_age_days": st.column_config.NumberColumn("Median days in stage", format="%.1f d"),
+        "stalled": st.column_config.NumberColumn("Stalled", format="%d"),
+    },
+)
+
 st.subheader("How long orders have been in their stage")
 ageing = data.dataset("backlog_ageing", filters)
 figure_ageing = charts.ageing_bars(ageing)
@@ -65,6 +66,14 @@ trend = data.dataset("backlog_trend", trend_filters)
 if not widgets.empty_state(trend, "snapshots in this date range", trend_filters):
     figure_trend = charts.stage_area(trend)
     st.plotly_chart(figure_trend, key="trend-chart")
+    gaps = data.dataset("snapshot_rows", trend_filters).filter(pl.col("rows") == 0)
+    if gaps.height:
+        per_market = gaps.group_by("market", maintain_order=True).len("days")
+        st.caption(
+            "Dips can be missing extracts, not real change: "
+            + ", ".join(f"{r['market']} is missing on {r['days']} date(s)" for r in per_market.iter_rows(named=True))
+            + " (see Data health)."
+        )
     widgets.downloads("backlog_trend", trend_filters, trend, figure_trend)
 
     flow = data.dataset("backlog_flow", trend_filters)

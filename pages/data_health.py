@@ -17,7 +17,17 @@ freshness = data.dataset("freshness", filters)
 if widgets.empty_state(freshness, "markets", filters):
     st.stop()
 
+dates, _options = data.choices()
+state.date_range_filter(dates, "Snapshots")
+range_filters = state.current_filters(with_dates=True)
+rows = data.dataset("snapshot_rows", range_filters)
+
 late = freshness.filter(freshness["days_behind"] > 0)
+gaps = (
+    rows.filter(pl.col("rows") == 0)
+    .group_by("market", maintain_order=True)
+    .agg(pl.len().alias("days"), pl.col("snapshot_date").max().alias("latest"))
+)
 if late.height:
     st.warning(
         f"{late.height} market(s) have no rows at the selected snapshot: "
@@ -29,6 +39,12 @@ if late.height:
     )
 else:
     st.success("Every market reported at the selected snapshot.", icon=":material/check_circle:")
+if gaps.height:
+    st.warning(
+        "Missing extracts in the date range: "
+        + ", ".join(f"{r['market']} on {r['days']} date(s), latest {r['latest']}" for r in gaps.iter_rows(named=True)),
+        icon=":material/event_busy:",
+    )
 
 st.dataframe(
     freshness,
@@ -44,10 +60,6 @@ st.dataframe(
 widgets.downloads("freshness", filters, freshness)
 
 st.subheader("Rows per snapshot and market")
-dates, _options = data.choices()
-state.date_range_filter(dates, "Snapshots")
-range_filters = state.current_filters(with_dates=True)
-rows = data.dataset("snapshot_rows", range_filters)
 figure = charts.heatmap(
     rows.with_columns(pl.col("snapshot_date").cast(pl.String)),
     "snapshot_date",
@@ -73,7 +85,7 @@ st.dataframe(
         "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
         "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm:ss"),
         "outcome": "Outcome",
-        "files": st.column_config.TextColumn("Files", width="medium"),
+        "files": st.column_config.TextColumn("Files", width="large"),
         "snapshot_rows": st.column_config.NumberColumn("Snapshot rows", format="%d"),
         "footprint_rows": st.column_config.NumberColumn("Footprint rows", format="%d"),
         "message": st.column_config.TextColumn("Warnings / reason", width="large"),

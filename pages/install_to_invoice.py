@@ -97,13 +97,13 @@ else:
         hide_index=True,
         column_config={
             "market": "Market",
-            "invoiced_orders": st.column_config.NumberColumn("Invoiced orders", format="%d"),
+            "invoiced_orders": st.column_config.NumberColumn("Invoiced orders", format="localized"),
             "days_p50": st.column_config.NumberColumn("P50", format="%.1f d"),
             "days_p85": st.column_config.NumberColumn("P85", format="%.1f d"),
             "days_p95": st.column_config.NumberColumn("P95", format="%.1f d"),
             "days_mean": st.column_config.NumberColumn("Mean", format="%.1f d"),
             "installed_not_invoiced": st.column_config.NumberColumn("Installed, not invoiced", format="%d"),
-            "unbilled_mrr": st.column_config.NumberColumn("Unbilled MRR", format="$%.0f"),
+            "unbilled_mrr": st.column_config.NumberColumn("Unbilled MRR ($/mo)", format="dollar"),
         },
     )
 

@@ -19,12 +19,12 @@ if previous:
     missing = delivered.filter(pl.col("rows") == 0)
     if missing.height:
         st.warning(
-            "Some extracts are missing, so these numbers and their changes leave those markets out: "
+            "Missing extracts: "
             + ", ".join(f"{r['market']} on {r['snapshot_date']}" for r in missing.iter_rows(named=True))
-            + ". See Data health.",
+            + f". The changes compare only markets that reported on both {previous} and {current}. See Data health.",
             icon=":material/warning:",
         )
-tiles = st.columns(len(headline))
+tiles = [column for _ in range(2) for column in st.columns(3)]
 for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
     formatter = fmt.FORMATTERS.get(row["unit"], fmt.count)
     widgets.tile(
@@ -33,7 +33,9 @@ for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
         formatter(row["value"]),
         row["change"],
         fmt.change(row["change"], row["unit"]),
-        f"{row['label']} ({row['unit']}); change since the snapshot of {previous}" if previous else row["label"],
+        f"{row['label']}; the change is since the snapshot of {previous}, over markets that reported on both dates"
+        if previous
+        else row["label"],
     )
 
 backlog = data.dataset("backlog", filters)
@@ -67,7 +69,7 @@ with right:
                 "exception_share": st.column_config.ProgressColumn(
                     "Open orders with exceptions", format="percent", min_value=0, max_value=1
                 ),
-                "mrr_at_risk": st.column_config.NumberColumn("MRR at risk", format="$%.0f"),
+                "mrr_at_risk": st.column_config.NumberColumn("MRR at risk ($/mo)", format="dollar"),
                 "why": st.column_config.TextColumn("Why", width="large"),
             },
         )

@@ -44,10 +44,13 @@ with right:
     footprint = charts.grouped_bars(
         readiness,
         "market",
-        {"awaiting_network_share": "Open orders awaiting network", "ready_share": "Premises ready (footprint)"},
+        {
+            "awaiting_network_share": "Open orders awaiting network (% of open orders)",
+            "ready_share": "Premises ready (% of premises passed)",
+        },
         "Demand waiting vs. footprint ready",
         "Market",
-        "Share",
+        "Percent of its own total",
     )
     footprint.update_yaxes(tickformat=".0%")
     st.plotly_chart(footprint, key="readiness-share")
@@ -58,16 +61,16 @@ st.dataframe(
     hide_index=True,
     column_config={
         "market": "Market",
-        "open_orders": st.column_config.NumberColumn("Open orders", format="%d"),
+        "open_orders": st.column_config.NumberColumn("Open orders", format="localized"),
         "awaiting_network": st.column_config.NumberColumn("Awaiting network", format="%d"),
         "awaiting_network_share": st.column_config.NumberColumn("Share awaiting", format="percent"),
-        "awaiting_network_mrr": st.column_config.NumberColumn("MRR waiting", format="$%.0f"),
+        "awaiting_network_mrr": st.column_config.NumberColumn("MRR waiting ($/mo)", format="dollar"),
         "wait_days_p50": st.column_config.NumberColumn("Wait P50", format="%.1f d"),
         "wait_days_p85": st.column_config.NumberColumn("Wait P85", format="%.1f d"),
         "scheduled_before_ready": st.column_config.NumberColumn("Booked before ready", format="%d"),
         "order_to_ready_days_p50": st.column_config.NumberColumn("Order to ready P50", format="%.1f d"),
-        "premises_passed": st.column_config.NumberColumn("Premises passed", format="%d"),
-        "premises_ready": st.column_config.NumberColumn("Premises ready", format="%d"),
+        "premises_passed": st.column_config.NumberColumn("Premises passed", format="localized"),
+        "premises_ready": st.column_config.NumberColumn("Premises ready", format="localized"),
         "ready_share": st.column_config.NumberColumn("Ready share", format="percent"),
     },
 )

@@ -1,7 +1,9 @@
 """The Overview's headline measures, built from the other datasets so each number has one definition.
 
 One row per measure with its value at S, at the previous snapshot date (the store's latest date
-before S) and the change, so a manager sees the direction at a glance.
+before S) and the change, so a manager sees the direction at a glance. The previous value and the
+change cover only the markets that reported on both dates: a market whose extract is missing on one
+of them would otherwise show up as a jump. `compared_markets` lists the markets compared.
 """
 
 from __future__ import annotations
@@ -26,15 +28,26 @@ MEASURES: list[tuple[str, str, str, str]] = [
 
 
 def headline(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:
-    """Each measure now and at the previous snapshot, with the change."""
+    """Each measure now and at the previous snapshot, with the change over the markets both dates have."""
+
+    def measures(overrides: dict[str, object]) -> dict[str, float | None]:
+        return _measures(lambda name: run(con, sql_text(name), {**params, **overrides}, name))
+
+    now = measures({})
+    now_compared: dict[str, float | None] = {}
+    before: dict[str, float | None] = {}
+    compared = None
     previous = _previous_date(con, params["as_of"])
-    now = _measures(lambda name: run(con, sql_text(name), params, name))
-    before = _measures(lambda name: run(con, sql_text(name), {**params, "as_of": previous}, name)) if previous else {}
+    if previous:
+        reporting_now = _reporting(con, params["as_of"], params["markets"])
+        compared = sorted(set(reporting_now) & set(_reporting(con, previous, params["markets"])))
+        before = measures({"as_of": previous, "markets": compared})
+        now_compared = now if compared == reporting_now else measures({"markets": compared})
     rows = []
     for key, label, unit, _source in MEASURES:
-        value, earlier = now.get(key), before.get(key)
-        change = None if value is None or earlier is None else value - earlier
-        rows.append((key, label, unit, value, earlier, change, params["as_of"], previous))
+        value, earlier, comparable = now.get(key), before.get(key), now_compared.get(key)
+        change = None if earlier is None or comparable is None else comparable - earlier
+        rows.append((key, label, unit, value, earlier, change, params["as_of"], previous, compared))
     return pl.DataFrame(
         rows,
         schema={
@@ -46,9 +59,23 @@ def headline(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.Da
             "change": pl.Float64,
             "as_of": pl.Date,
             "previous_as_of": pl.Date,
+            "compared_markets": pl.List(pl.String),
         },
         orient="row",
     )
+
+
+def _reporting(con: duckdb.DuckDBPyConnection, day: dt.date, markets: list[str] | None) -> list[str]:
+    """Markets with rows on that snapshot date (within the market filter)."""
+    rows = con.sql(
+        """
+        select distinct market from stage_days
+        where snapshot_date = $day and ($markets is null or list_contains($markets, market))
+        order by market
+        """,
+        params={"day": day, "markets": markets},
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _previous_date(con: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> dt.date | None:

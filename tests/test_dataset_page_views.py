@@ -876,7 +876,11 @@ def test_headline_with_previous_snapshot(attn_db):
         headline_rows(
             [20.0, 443.0, 15.0, 0.05, 3.7, 25.0],
             [3.0, 21.0, 1.0, 1 / 3, None, 0.0],
-            [17.0, 422.0, 14.0, 0.05 - 1 / 3, None, 25.0],  # p85 change null: no previous value
+            # Changes compare only markets reporting on both dates: NORTH, SOUTH, VALE (T0 had no others).
+            # At S over those: open N1-N5, S1-S4, V1 = 10; mrr 120 + 65 + 3 = 188;
+            # exception orders N1 N2 N3 N4 N6 N7(missing) S1 S2 V2(missing) = 9; awaiting S4 1/10;
+            # p85 over N6 only (4 d); unbilled S2 25. Change = that minus T0's values.
+            [7.0, 167.0, 8.0, 0.1 - 1 / 3, None, 25.0],  # p85 change null: no previous value
         ),
     )
 
@@ -903,7 +907,9 @@ def test_headline_previous_date_is_the_stores_not_the_markets(attn_db):
         headline_rows(
             [8.0, 265.0, 5.0, 0.125, 2.0, 25.0],
             [1.0, 5.0, 0.0, 1.0, None, 0.0],
-            [7.0, 260.0, 5.0, -0.875, None, 25.0],
+            # EAST did not report at T0, so the change compares SOUTH alone: at S open 4, mrr 65,
+            # exceptions S1 S2 = 2, awaiting 1/4, no population (p85 null), unbilled 25.
+            [3.0, 60.0, 2.0, 0.25 - 1.0, None, 25.0],
         ),
     )
 
