@@ -171,3 +171,29 @@ def test_day_by_day_ingests_in_any_order_equal_one_full_load(tmp_path):
         ingest_files(incremental, [path])
     ingest_files(incremental, [shuffled[3]])  # a re-ingest of an old day changes nothing
     assert _store_rows(incremental) == _store_rows(full)
+
+
+def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path):
+    """Migration 2 fills previous_stage and stage_days for stores that predate them."""
+    data = generate(seed=2, orders=300, days=12, markets=3)
+    source = tmp_path / "snapshots.parquet"
+    data.snapshots.write_parquet(source)
+    current = tmp_path / "current.duckdb"
+    ingest_files(current, [source])
+    downgraded = tmp_path / "v1.duckdb"
+    ingest_files(downgraded, [source])
+    con = duckdb.connect(str(downgraded))
+    con.sql("drop table stage_days")
+    con.sql("alter table snapshots drop column previous_stage")
+    con.sql("delete from schema_migrations where version = 2")
+    con.close()
+
+    assert main(["migrate", "--db", str(downgraded)]) == 0
+    for table, order in (("snapshots", "snapshot_date, order_id"), ("stage_days", "all")):
+        query = f"select * from {table} order by {order}"
+        rows = []
+        for path in (current, downgraded):
+            con = duckdb.connect(str(path), read_only=True)
+            rows.append(con.sql(query).fetchall())
+            con.close()
+        assert rows[0] == rows[1], table
