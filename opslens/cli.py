@@ -14,10 +14,11 @@ from pathlib import Path
 
 import duckdb
 
-from opslens import config
+from opslens import config, writer
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
-from opslens.store import StoreError, open_store
+from opslens.store import StoreError
+from opslens.writer import DEFAULT_WAIT_SECONDS
 from queries import DATASETS, RULES, Filters, fetch
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
@@ -45,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("files", nargs="+", metavar="FILE")
     ingest.add_argument("--db", help=db_help)
+    ingest.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long to wait while another ingest writes the store (default {DEFAULT_WAIT_SECONDS:.0f})",
+    )
 
     export = commands.add_parser(
         "export",
@@ -97,12 +105,37 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: opslens migrate --db data/opslens.duckdb",
     )
     migrate.add_argument("--db", help=db_help)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the store to a file, consistently, and check the copy",
+        description="Safe while the app is serving and while ingests run (it waits for a running ingest).",
+        epilog="Example: opslens backup backups/opslens-2026-11-22.duckdb",
+    )
+    backup.add_argument("target", type=Path, metavar="FILE")
+    backup.add_argument("--db", help=db_help)
+
+    restore = commands.add_parser(
+        "restore",
+        help="replace the store with a backup (checked first; upgraded if older)",
+        description="Viewers switch to the restored store on their next interaction.",
+        epilog="Example: opslens restore backups/opslens-2026-11-22.duckdb",
+    )
+    restore.add_argument("source", type=Path, metavar="FILE")
+    restore.add_argument("--db", help=db_help)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"ingest": _ingest, "export": _export, "demo": _demo, "migrate": _migrate}
+    handlers = {
+        "ingest": _ingest,
+        "export": _export,
+        "demo": _demo,
+        "migrate": _migrate,
+        "backup": _backup,
+        "restore": _restore,
+    }
     try:
         return handlers[args.command](args)
     except IngestRejected as rejection:
@@ -114,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    result = ingest_files(config.db_path(args.db), args.files)
+    result = ingest_files(config.db_path(args.db), args.files, args.wait, on_wait=_tell)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(result.summary())
@@ -157,13 +190,16 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    if path.exists():
-        path.unlink()
-        Path(f"{path}.wal").unlink(missing_ok=True)
     end = args.end or dt.date.today() - dt.timedelta(days=1)
     data = generate(seed=args.seed, orders=args.orders, days=args.days, markets=args.markets, end=end)
     with tempfile.TemporaryDirectory() as folder:
-        result = ingest_files(path, write_files(data, Path(folder)))
+        files = write_files(data, Path(folder))
+        if path.exists():  # build beside it, then swap it in whole: viewers never see a half-built store
+            fresh = Path(folder) / "demo.duckdb"
+            result = ingest_files(fresh, files)
+            writer.install(path, fresh)
+        else:
+            result = ingest_files(path, files)
     print(
         f"demo store {path}: {result.snapshot_rows} snapshot rows, {len(result.markets)} markets, "
         f"{len(result.rows_by_date)} snapshot dates up to {max(result.rows_by_date)}"
@@ -172,9 +208,29 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    open_store(config.db_path(args.db)).close()
+    with writer.draft(config.db_path(args.db), on_wait=_tell):
+        pass  # a draft is migrated when opened
     print(f"store {config.db_path(args.db)} is at the current schema")
     return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    store = config.db_path(args.db)
+    rows = writer.backup(store, args.target)
+    size = args.target.stat().st_size / 1e6
+    print(f"backed up {store} to {args.target} ({size:,.1f} MB, {rows:,} snapshot rows; the copy opens and reads)")
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    store = config.db_path(args.db)
+    writer.install(store, args.source)
+    print(f"restored {store} from {args.source}; viewers see it on their next interaction")
+    return EXIT_OK
+
+
+def _tell(message: str) -> None:
+    print(f"opslens: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The one guarded door to the store: every dataset query goes through `run`.
 
-It opens the store read-only when given a path (so viewers never hold the write lock), installs the
-shared macros once per connection, binds user values as parameters (never formatted into SQL) and
-logs how long each query took.
+It opens the store read-only when given a path (so viewers never hold the write lock), attached to
+a fresh in-memory database: DuckDB caches open databases by path, so a plain `connect(path)` made
+while another query still has the store open would return the file as it was before the last
+ingest swapped in a new one (see opslens/writer.py). It installs the shared macros once per
+connection, binds user values as parameters (never formatted into SQL) and logs how long each
+query took.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ def connection(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(db)
     if not path.exists():
         raise StoreError(f"no store at {path}: run `opslens demo` or `opslens ingest FILE...` first")
+    con = duckdb.connect(":memory:")
     try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as error:
-        raise StoreError(f"cannot open the store {path}: {error}") from None
-    try:
+        try:
+            con.sql("attach $path as store (read_only)", params={"path": str(path)})
+            con.sql("use store")
+        except duckdb.Error as error:
+            raise StoreError(f"cannot open the store {path}: {error}") from None
         version = schema_version(con)
         if version != SCHEMA_VERSION:
             raise StoreError(

@@ -21,25 +21,22 @@ def store_path() -> Path:
     return config.db_path()
 
 
-def store_version(path: Path) -> tuple[int, int]:
-    """Changes whenever an ingest commits (the file or its write-ahead log changes)."""
-    versions = []
-    for candidate in (path, Path(f"{path}.wal")):
-        try:
-            stat = os.stat(candidate)
-            versions.append(stat.st_mtime_ns + stat.st_size)
-        except FileNotFoundError:
-            versions.append(0)
-    return versions[0], versions[1]
+def store_version(path: Path) -> tuple[int, int, int]:
+    """Changes whenever a writer swaps in a new store file (see opslens/writer.py)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return 0, 0, 0
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _dataset(name: str, db: str, version: tuple[int, int], filters: Filters) -> pl.DataFrame:
+def _dataset(name: str, db: str, version: tuple[int, int, int], filters: Filters) -> pl.DataFrame:
     return fetch(name, db, filters)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _choices(db: str, version: tuple[int, int]) -> tuple[list[dt.date], dict[str, list[str]]]:
+def _choices(db: str, version: tuple[int, int, int]) -> tuple[list[dt.date], dict[str, list[str]]]:
     return snapshot_dates(db), filter_options(db)
 
 

@@ -15,6 +15,7 @@ from queries import Filters
 
 # Query-parameter names (also the widget keys): short and readable in a shared link.
 AS_OF, MARKETS, PRODUCTS, SEGMENTS, START, END = "as_of", "market", "product", "segment", "from", "to"
+_LATEST_SEEN = "_latest_snapshot_seen"
 
 
 def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]]) -> None:
@@ -23,6 +24,7 @@ def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]]) -> None
     with st.sidebar:
         st.header("Filters")
         labels = [d.isoformat() for d in dates]
+        _follow_new_snapshots(labels)
         st.selectbox(
             "Snapshot (as of)",
             labels,
@@ -44,6 +46,19 @@ def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]]) -> None
                 placeholder="All",
                 help=f"Empty means all {label.lower()}.",
             )
+
+
+def _follow_new_snapshots(labels: list[str]) -> None:
+    """Keep a viewer who is on the latest snapshot on the latest one when an ingest adds a newer day.
+
+    A widget keeps its value while that value is still an option, so without this a dashboard left
+    open would stay on yesterday's snapshot after tonight's ingest. A date chosen on purpose stays.
+    """
+    state = st.session_state
+    latest, seen = (labels[0] if labels else None), state.get(_LATEST_SEEN)
+    if seen and latest != seen and state.get(AS_OF) == seen:
+        state[AS_OF] = latest
+    state[_LATEST_SEEN] = latest
 
 
 def date_range_filter(dates: list[dt.date], label: str = "Date range") -> None:

@@ -7,7 +7,7 @@ raises `IngestRejected` with every problem found, leaving the data exactly as it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,8 @@ from opslens.ingest.load import create_staging, drop_staging, load, log_rejectio
 from opslens.ingest.problems import IngestRejected, Problem, ProblemList
 from opslens.ingest.read import ROW, read_file
 from opslens.ingest.validate import FILE, check_duplicates, check_file
-from opslens.store import open_store, scalar
+from opslens.store import scalar
+from opslens.writer import DEFAULT_WAIT_SECONDS, draft
 
 __all__ = ["IngestRejected", "IngestResult", "Problem", "ingest_files"]
 
@@ -48,42 +49,47 @@ class IngestResult:
         return "\n".join(lines)
 
 
-def ingest_files(db: str | Path, files: Sequence[str | Path]) -> IngestResult:
-    """Validate every file, then load them all in one transaction, or raise IngestRejected."""
+def ingest_files(
+    db: str | Path,
+    files: Sequence[str | Path],
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Validate every file, then load them all, or raise IngestRejected and change no data.
+
+    The work happens on a private copy of the store that replaces it only when everything loaded
+    (see opslens/writer.py), so viewers keep reading and a crash changes nothing. A rejection is
+    still written to the ingest log, unless there was no store before (none is created for it).
+    """
     started = dt.datetime.now()
     names = [str(f) for f in files]
-    created = not Path(db).exists()
-    con = open_store(db)
-    try:
+    rejection: IngestRejected | None = None
+    with draft(db, wait_seconds=wait_seconds, on_wait=on_wait) as store:
+        con = store.con
         create_staging(con)
-        warnings = _validate_into_staging(con, files)
-        entry = {
-            "started_at": started,
-            "files": names,
-            "snapshot_rows": scalar(con, "select count(*) from incoming_rows"),
-            "footprint_rows": scalar(con, "select count(*) from incoming_footprint"),
-            "message": "\n".join(warnings) or None,
-        }
         try:
+            warnings = _validate_into_staging(con, files)
+        except IngestRejected as error:
+            if store.is_new:
+                raise  # leaves no store behind
+            drop_staging(con)
+            entry = {"started_at": started, "files": names, "snapshot_rows": 0, "footprint_rows": 0}
+            log_rejection(con, {**entry, "message": str(error)})
+            rejection = error
+        else:
+            entry = {
+                "started_at": started,
+                "files": names,
+                "snapshot_rows": scalar(con, "select count(*) from incoming_rows"),
+                "footprint_rows": scalar(con, "select count(*) from incoming_footprint"),
+                "message": "\n".join(warnings) or None,
+            }
             ingest_id = load(con, entry)
             rows_by_date = dict(con.sql("select snapshot_date, count(*) from incoming_rows group by all").fetchall())
             markets = [r[0] for r in con.sql("select distinct market from incoming_rows order by 1").fetchall()]
-        finally:
             drop_staging(con)
-    except IngestRejected as rejection:
-        drop_staging(con)
-        if not created:
-            entry = {"started_at": started, "files": names, "snapshot_rows": 0, "footprint_rows": 0}
-            log_rejection(con, {**entry, "message": str(rejection)})
-        con.close()
-        if created:  # a store made only to be refused is not left behind
-            for leftover in (Path(db), Path(f"{db}.wal")):
-                leftover.unlink(missing_ok=True)
-        raise
-    except BaseException:
-        con.close()
-        raise
-    con.close()
+    if rejection is not None:
+        raise rejection
     return IngestResult(ingest_id, names, rows_by_date, markets, entry["footprint_rows"], warnings)
 
 
