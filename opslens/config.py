@@ -1,6 +1,6 @@
-"""Where the store lives and the thresholds the exception rules use.
+"""Where the store lives, the thresholds the exception rules use and the app's upload settings.
 
-Both are read from the environment or a TOML file so that the app, the CLI and notebooks agree
+They are read from the environment or a TOML file so that the app, the CLI and notebooks agree
 without passing settings around.
 """
 
@@ -26,6 +26,10 @@ DEFAULT_STALL_LIMITS: dict[str, int] = {
 }
 
 
+# [upload]: the app's "Load snapshot files" section (Data health).
+DEFAULT_UPLOAD: dict[str, object] = {"enabled": True, "max_mb": 200}
+
+
 class ConfigError(ValueError):
     """A configuration file or value that cannot be used; the message says which and why."""
 
@@ -36,22 +40,38 @@ def db_path(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 def config_path() -> Path:
-    """The thresholds file: $OPSLENS_CONFIG, else opslens.toml in the working directory."""
+    """The settings file: $OPSLENS_CONFIG, else opslens.toml in the working directory."""
     return Path(os.environ.get("OPSLENS_CONFIG") or DEFAULT_CONFIG)
+
+
+def _settings() -> tuple[dict[str, object], str]:
+    """The config file's contents (empty when there is none) and its name for messages."""
+    path = config_path()
+    if not path.exists():
+        return {}, str(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), str(path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
 
 
 def stall_limits(overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Stall limits per open stage: defaults, then the config file's [stalled_after_days], then overrides."""
     limits = dict(DEFAULT_STALL_LIMITS)
-    path = config_path()
-    if path.exists():
-        try:
-            settings = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from None
-        limits.update(_checked_limits(settings.get("stalled_after_days", {}), str(path)))
+    settings, source = _settings()
+    limits.update(_checked_limits(settings.get("stalled_after_days", {}), source))
     limits.update(_checked_limits(overrides or {}, "thresholds"))
     return limits
+
+
+def upload_enabled() -> bool:
+    """Whether the app offers to load files (Data health page): [upload] enabled, default true."""
+    return _upload_settings()["enabled"]
+
+
+def upload_limit_mb() -> int:
+    """The most the app accepts in one upload, all files together, in MB: [upload] max_mb, default 200."""
+    return _upload_settings()["max_mb"]
 
 
 def _checked_limits(values: dict[str, object], source: str) -> dict[str, int]:
@@ -63,4 +83,22 @@ def _checked_limits(values: dict[str, object], source: str) -> dict[str, int]:
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             raise ConfigError(f"{source}: stall limit for '{stage}' must be a whole number >= 0, got {days!r}")
         checked[stage] = days
+    return checked
+
+
+def _upload_settings() -> dict:
+    """[upload] over the defaults; unknown keys and values of the wrong type are rejected, naming the file."""
+    settings, source = _settings()
+    section = settings.get("upload", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: 'upload' must be a table ([upload]), got {section!r}")
+    checked = dict(DEFAULT_UPLOAD)
+    for key, value in section.items():
+        if key not in DEFAULT_UPLOAD:
+            raise ConfigError(f"{source}: [upload] has no setting '{key}'; allowed: {', '.join(DEFAULT_UPLOAD)}")
+        if key == "enabled" and not isinstance(value, bool):
+            raise ConfigError(f"{source}: [upload] enabled must be true or false, got {value!r}")
+        if key == "max_mb" and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise ConfigError(f"{source}: [upload] max_mb must be a whole number of megabytes > 0, got {value!r}")
+        checked[key] = value
     return checked

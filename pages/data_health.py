@@ -1,10 +1,15 @@
-"""Data health: is every market's extract in, how many rows arrived, and what the ingests did."""
+"""Data health: is every market's extract in, do its systems agree, what the ingests did; load files."""
 
 import polars as pl
 import streamlit as st
 
 from opslens import charts
-from opslens.app import data, state, widgets
+from opslens.app import data, state, upload, widgets
+from queries import Filters
+
+# freshness columns about the extract itself (the rest are about the systems agreeing at the snapshot)
+EXTRACT_COLUMNS = ["market", "latest_snapshot_date", "rows", "days_behind", "last_ingest_at"]
+OUT_OF_SYNC = "Stage disagrees with milestones (systems out of sync)"
 
 filters = state.current_filters()
 st.title("Data health")
@@ -14,7 +19,8 @@ st.caption(
 )
 
 freshness = data.dataset("freshness", filters)
-if widgets.empty_state(freshness, "markets", filters):
+# A market whose extract is missing at the snapshot has 0 open orders there: still a row to show.
+if widgets.empty_state(freshness.select(EXTRACT_COLUMNS), "markets", filters):
     st.stop()
 
 dates, _options = data.choices()
@@ -55,9 +61,44 @@ st.dataframe(
         "rows": st.column_config.NumberColumn("Rows there", format="%d"),
         "days_behind": st.column_config.NumberColumn("Days behind", format="%d d"),
         "last_ingest_at": st.column_config.DatetimeColumn("Last ingest", format="YYYY-MM-DD HH:mm"),
+        "open_orders": st.column_config.NumberColumn("Open orders", format="%d"),
+        "stage_mismatch_orders": st.column_config.NumberColumn("Out of sync", format="%d"),
+        "stage_mismatch_share": st.column_config.ProgressColumn(
+            OUT_OF_SYNC,
+            format="percent",
+            min_value=0.0,
+            max_value=1.0,
+            help="Share of the market's open orders whose stage is behind their milestones; empty when the "
+            "market has no rows at the snapshot",
+        ),
     },
 )
+st.caption(
+    f"**{OUT_OF_SYNC}**: open orders whose reported stage is earlier than their milestones say (invoiced, "
+    "activated or installed), so billing, provisioning and field systems disagree (the `stage_mismatch` rule)."
+)
 widgets.downloads("freshness", filters, freshness)
+
+out_of_sync = freshness.filter(pl.col("stage_mismatch_orders") > 0)
+if out_of_sync.height:
+    market = widgets.drill_choice(
+        "List the out-of-sync orders of a market",
+        out_of_sync["market"].to_list(),
+        "health-sync-drill",
+        format_func=lambda m: f"{m} ({out_of_sync.filter(pl.col('market') == m)['stage_mismatch_orders'].item():,})",
+    )
+    if market:
+        # Like the column above: the market alone, whatever the product and segment filters.
+        drill = Filters(as_of=filters.as_of, markets=(market,), rules=("stage_mismatch",))
+        listed = data.dataset("orders", drill)
+        st.caption(f"{listed.height:,} open orders in {market} whose stage is behind their milestones")
+        widgets.table(
+            listed,
+            ["order_id", "market", "stage", "installed_at", "activated_at", "invoiced_at", "age_in_stage_days", "mrr"],
+        )
+        widgets.downloads("orders", drill, listed, key="health-sync-orders")
+else:
+    st.caption("No open order's stage is behind its milestones at this snapshot.")
 
 st.subheader("Rows per snapshot and market")
 figure = charts.heatmap(
@@ -92,3 +133,5 @@ st.dataframe(
     },
 )
 widgets.downloads("ingest_log", filters, log, key="health-log")
+
+upload.section(data.store_path())

@@ -63,7 +63,9 @@ _DATASETS = [
     DatasetInfo(
         "freshness",
         "one row per market",
-        "each market's latest snapshot, its rows, days behind the as-of date and the last ingest",
+        "each market's latest snapshot, its rows, days behind the as-of date and the last ingest; then its open"
+        " orders at the snapshot and how many (and what share) have a stage behind their milestones"
+        " (stage_mismatch: the systems are out of sync); market filter only",
     ),
     # Datasets behind the pages' further charts.
     DatasetInfo(

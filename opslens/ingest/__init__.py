@@ -54,15 +54,17 @@ def ingest_files(
     files: Sequence[str | Path],
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
+    names: Sequence[str] | None = None,
 ) -> IngestResult:
     """Validate every file, then load them all, or raise IngestRejected and change no data.
 
     The work happens on a private copy of the store that replaces it only when everything loaded
     (see opslens/writer.py), so viewers keep reading and a crash changes nothing. A rejection is
     still written to the ingest log, unless there was no store before (none is created for it).
+    `names` are the files' names for the log when they differ from their paths (app uploads).
     """
     started = dt.datetime.now()
-    names = [str(f) for f in files]
+    names = list(names) if names is not None else [str(f) for f in files]
     rejection: IngestRejected | None = None
     with draft(db, wait_seconds=wait_seconds, on_wait=on_wait) as store:
         con = store.con
