@@ -99,6 +99,11 @@ def _v2_flows_and_daily_aggregate(con: duckdb.DuckDBPyConnection) -> None:
     con.sql(f"insert into stage_days {STAGE_DAYS_SELECT}", params={"dates": None})
 
 
+def _v3_latest_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Each order's latest row, so "latest as of the newest snapshot" reads one row per order, not a year."""
+    con.sql("create table latest_rows as select * from snapshots where next_snapshot_date is null")
+
+
 # The stage_days rows for some snapshot dates ($dates; NULL = all), computed from the snapshot rows.
 STAGE_DAYS_SELECT = """
     select snapshot_date, market, product, segment, stage, previous_stage, count(*), sum(coalesce(mrr, 0))
@@ -111,6 +116,7 @@ STAGE_DAYS_SELECT = """
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "initial schema", _v1_initial_schema),
     (2, "previous stage and daily stage counts", _v2_flows_and_daily_aggregate),
+    (3, "each order's latest row", _v3_latest_rows),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

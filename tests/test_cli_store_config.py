@@ -145,10 +145,14 @@ def test_bad_thresholds_file_is_explained(tmp_path, monkeypatch, demo_db, capsys
     assert message in capsys.readouterr().err
 
 
-def _store_rows(path) -> list[tuple]:
+def _store_rows(path) -> dict[str, list[tuple]]:
+    """The snapshots and every table derived from them, in a fixed order."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.sql("select * from snapshots order by snapshot_date, order_id").fetchall()
+        return {
+            table: con.sql(f"select * from {table} order by all").fetchall()
+            for table in ("snapshots", "latest_rows", "stage_days")
+        }
     finally:
         con.close()
 
@@ -170,11 +174,14 @@ def test_day_by_day_ingests_in_any_order_equal_one_full_load(tmp_path):
     for path in shuffled:
         ingest_files(incremental, [path])
     ingest_files(incremental, [shuffled[3]])  # a re-ingest of an old day changes nothing
-    assert _store_rows(incremental) == _store_rows(full)
+    kept_up, rebuilt = _store_rows(incremental), _store_rows(full)
+    for table in rebuilt:
+        assert kept_up[table] == rebuilt[table], table
+    assert len(rebuilt["latest_rows"]) == data.snapshots["order_id"].n_unique()
 
 
 def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path):
-    """Migration 2 fills previous_stage and stage_days for stores that predate them."""
+    """Migrations 2 and 3 fill previous_stage, stage_days and latest_rows for stores that predate them."""
     data = generate(seed=2, orders=300, days=12, markets=3)
     source = tmp_path / "snapshots.parquet"
     data.snapshots.write_parquet(source)
@@ -183,13 +190,14 @@ def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path
     downgraded = tmp_path / "v1.duckdb"
     ingest_files(downgraded, [source])
     con = duckdb.connect(str(downgraded))
+    con.sql("drop table latest_rows")
     con.sql("drop table stage_days")
     con.sql("alter table snapshots drop column previous_stage")
-    con.sql("delete from schema_migrations where version = 2")
+    con.sql("delete from schema_migrations where version >= 2")
     con.close()
 
     assert main(["migrate", "--db", str(downgraded)]) == 0
-    for table, order in (("snapshots", "snapshot_date, order_id"), ("stage_days", "all")):
+    for table, order in (("snapshots", "snapshot_date, order_id"), ("stage_days", "all"), ("latest_rows", "all")):
         query = f"select * from {table} order by {order}"
         rows = []
         for path in (current, downgraded):

@@ -9,7 +9,8 @@ The derived columns (`stage_run_start`, `previous_stage`, `next_snapshot_date`) 
 order's neighbouring rows. For each order the ingest touches, only the rows from its earliest
 changed date on are recomputed, seeded by its last unchanged row (the "anchor"), whose
 `next_snapshot_date` is updated in place. Appending a new day therefore writes one row per order
-and updates one, however long the history. `stage_days` is recomputed for the changed dates only.
+and updates one, however long the history. `stage_days` is recomputed for the changed dates only,
+and `latest_rows` (each order's latest row) for the touched orders only.
 """
 
 from __future__ import annotations
@@ -178,6 +179,14 @@ def _load_snapshots(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
         from rebuilt r
         where r.is_anchor and s.order_id = r.order_id and s.snapshot_date = r.snapshot_date
           and s.next_snapshot_date is distinct from r.next_snapshot_date
+        """
+    )
+    con.sql("delete from latest_rows where order_id in (select order_id from touched)")
+    con.sql(
+        """
+        insert into latest_rows
+        select s.* from snapshots s
+        where s.next_snapshot_date is null and s.order_id in (select order_id from touched)
         """
     )
     dates = [row[0] for row in con.sql("select snapshot_date from changed_dates").fetchall()]

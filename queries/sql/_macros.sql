@@ -23,11 +23,20 @@ create or replace temp macro opslens_snap(as_of, markets, products, segments) as
     where s.snapshot_date = as_of
       and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
 
--- Each order's latest row as of S (greatest snapshot_date <= S), filtered.
+-- Each order's latest row as of S (greatest snapshot_date <= S), filtered. At the store's newest
+-- date (what people look at most) that is each order's latest row overall, kept in latest_rows by
+-- ingest; for an earlier S it is found in the history. Only one branch runs: the other's condition
+-- is false before any row is read.
 create or replace temp macro opslens_latest(as_of, markets, products, segments) as table
     select s.*
+    from latest_rows s
+    where as_of >= (select max(snapshot_date) from stage_days)
+      and opslens_passes(markets, products, segments, s.market, s.product, s.segment)
+    union all
+    select s.*
     from snapshots s
-    where s.snapshot_date <= as_of
+    where as_of < (select max(snapshot_date) from stage_days)
+      and s.snapshot_date <= as_of
       and (s.next_snapshot_date is null or s.next_snapshot_date > as_of)
       and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
 
