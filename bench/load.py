@@ -498,7 +498,7 @@ def benign(url: str, status: int | None = None) -> bool:
 
 def suspicious(text: str) -> bool:
     """An st.error that reports a failure rather than data (e.g. 'N ingests were rejected' is data)."""
-    return bool(re.search(r"traceback|exception|error|could not|cannot|failed|lock", text, re.IGNORECASE))
+    return bool(re.search(r"traceback|exception|error|could not|cannot|failed|lock|\bstore\b", text, re.IGNORECASE))
 
 
 def timeout_kind(state: dict | str) -> str:
@@ -518,15 +518,40 @@ class WarmUpFailed(RuntimeError):
     """The first view already fails (no store, an old schema, a crash): loading such a server says nothing."""
 
 
-class Session:
-    """One viewer: a browser context (its own Streamlit session) that opens random views until the end."""
+class Viewer:
+    """One viewer session that opens random views until the end; `open` is the client's."""
+
+    def __init__(self, number: int, store: Store, rng: random.Random) -> None:
+        self.number, self.store, self.rng = number, store, rng
+        self.ignored = 0  # expected base-path probe 404s (browser only)
+        self.end = math.inf  # monotonic time by which every wait must be over (set by run)
+
+    async def open(self, view: View, timeout: float, cut_off_possible: bool) -> Outcome:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release the session's connection (bounded by the caller)."""
+
+    async def run(self, deadline: float, think: float, page_timeout: float, outcomes: list[Outcome]) -> None:
+        """Open views until the deadline; the last one may run GRACE seconds past it, then is cut off."""
+        self.end = deadline + GRACE
+        while time.monotonic() < deadline:
+            view = random_view(self.rng, self.store)
+            limit = min(page_timeout, deadline + GRACE - time.monotonic())
+            outcome = await self.open(view, limit, cut_off_possible=limit < page_timeout)
+            outcomes.append(outcome)
+            pause = think * self.rng.uniform(0.5, 1.5)
+            await asyncio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+
+
+class Session(Viewer):
+    """A browser context (its own Streamlit session) that opens each view from a link, as a new page load."""
 
     def __init__(self, number: int, context, base_url: str, store: Store, rng: random.Random) -> None:
-        self.number, self.context, self.base_url, self.store, self.rng = number, context, base_url, store, rng
+        super().__init__(number, store, rng)
+        self.context, self.base_url = context, base_url
         self.pending: list[tuple[str, str]] = []  # console/HTTP problems since the last view was recorded
-        self.ignored = 0  # expected base-path probe 404s
         self.last: Outcome | None = None
-        self.end = math.inf  # monotonic time by which every wait must be over (set by run)
 
     async def start(self) -> None:
         """Open the page and listen for problems the DOM does not show (console, HTTP, JS errors)."""
@@ -559,17 +584,6 @@ class Session:
         failure = request.failure or ""
         if "ERR_ABORTED" not in failure:
             self.pending.append(("request failed", f"{request.url} {failure}"))
-
-    async def run(self, deadline: float, think: float, page_timeout: float, outcomes: list[Outcome]) -> None:
-        """Open views until the deadline; the last one may run GRACE seconds past it, then is cut off."""
-        self.end = deadline + GRACE
-        while time.monotonic() < deadline:
-            view = random_view(self.rng, self.store)
-            limit = min(page_timeout, deadline + GRACE - time.monotonic())
-            outcome = await self.open(view, limit, cut_off_possible=limit < page_timeout)
-            outcomes.append(outcome)
-            pause = think * self.rng.uniform(0.5, 1.5)
-            await asyncio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
     async def open(self, view: View, timeout: float, cut_off_possible: bool) -> Outcome:
         """Navigate to the view and wait until it is drawn; record the timings and every problem."""
@@ -605,15 +619,10 @@ class Session:
         return outcome
 
     def _judge(self, outcome: Outcome, seen: dict) -> None:
-        """Timings from the page's clock; errors for exceptions, st.error, a wrong title, rejected links."""
+        """Timings from the page's clock, then what the page shows."""
         outcome.drawn = seen["readyAt"] / 1000
         outcome.script_done = seen["scriptDoneAt"] / 1000 if seen["scriptDoneAt"] is not None else None
-        outcome.errors += [("exception shown", text) for text in seen["exceptions"]]
-        outcome.errors += [("st.error shown", text) for text in seen["errors"] if suspicious(text)]
-        if seen["title"] != outcome.view.title and not seen["exceptions"]:
-            text = f"title {seen['title']!r} instead of {outcome.view.title!r}; st.error: {seen['errors']}"
-            outcome.errors.append(("wrong page", text))
-        outcome.errors += [("link value rejected", text) for text in seen["rejectedLinks"]]
+        judge(outcome, seen["title"], seen["exceptions"], seen["errors"], seen["rejectedLinks"])
 
     async def _status_widget_gone(self, outcome: Outcome) -> None:
         """The "Running..."/"Stop" status widget fades out a moment after the run ends (untimed); if it is
@@ -636,6 +645,16 @@ class Session:
             return await asyncio.wait_for(self.page.evaluate(INSPECT_SCRIPT), 3)
         except Exception as error:
             return f"unavailable ({type(error).__name__})"
+
+
+def judge(outcome: Outcome, title: str, exceptions: list[str], errors: list[str], rejected: list[str]) -> None:
+    """Errors for exceptions, st.error texts that report a failure (e.g. the store screen), a wrong title
+    (the store screen's 'Ops Lens', or the wrong page) and link values the app rejected."""
+    outcome.errors += [("exception shown", text) for text in exceptions]
+    outcome.errors += [("st.error shown", text) for text in errors if suspicious(text)]
+    if title != outcome.view.title and not exceptions:
+        outcome.errors.append(("wrong page", f"title {title!r} instead of {outcome.view.title!r}; st.error: {errors}"))
+    outcome.errors += [("link value rejected", text) for text in rejected]
 
 
 def describe(state: dict | str) -> str:

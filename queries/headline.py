@@ -21,7 +21,7 @@ MEASURES: list[tuple[str, str, str, str]] = [
     ("open_orders", "Open orders", "orders", "sum of backlog.orders"),
     ("backlog_mrr", "MRR in backlog ($/mo)", "$/month", "sum of backlog.mrr"),
     ("exception_orders", "Orders with exceptions", "orders", "distinct exceptions.order_id"),
-    ("awaiting_network_share", "Awaiting network", "share of open", "readiness: awaiting_network / open_orders"),
+    ("awaiting_network_share", "Awaiting network", "share of open", "backlog: awaiting_network orders / all orders"),
     ("install_to_invoice_p85", "Install to invoice P85", "days", "install_to_invoice ALL days_p85"),
     ("unbilled_mrr", "Unbilled MRR ($/mo)", "$/month", "install_to_invoice ALL unbilled_mrr"),
 ]
@@ -88,10 +88,10 @@ def _previous_date(con: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> dt.
 
 def _measures(load: Callable[[str], pl.DataFrame]) -> dict[str, float | None]:
     backlog = load("backlog")
-    readiness = load("readiness")
     totals = load("install_to_invoice").filter(pl.col("is_total"))
     open_orders = float(backlog["orders"].sum())
-    awaiting = float(readiness["awaiting_network"].sum())
+    # The same count as readiness.awaiting_network summed over markets, without readiness's other work.
+    awaiting = float(backlog.filter(pl.col("stage") == "awaiting_network")["orders"].sum())
     return {
         "open_orders": open_orders,
         "backlog_mrr": float(backlog["mrr"].sum()),
