@@ -1,27 +1,37 @@
-"""Load test: N concurrent viewer sessions in headless Chromium against the Streamlit app, then a report.
+"""Load test: N concurrent viewer sessions against the Streamlit app, then a report.
 
 Usage (from the repository root):
     .venv/bin/python bench/load.py --db data/opslens.duckdb                        # 20 sessions, 60 s
     .venv/bin/python bench/load.py --db /tmp/big.duckdb --sessions 5 --seconds 20
     .venv/bin/python bench/load.py --db data/opslens.duckdb --url http://127.0.0.1:8501   # a running server
     .venv/bin/python bench/load.py --db data/opslens.duckdb --report docs/load.md
+    .venv/bin/python bench/load.py --db data/opslens.duckdb --client browser       # real browsers
 
 Unless --url is given it starts the app itself (`streamlit run app.py`, OPSLENS_DB=--db, headless,
 127.0.0.1, no file watcher) and always stops it. That server runs in a child process of this script whose
 only addition is a timer around each script run, so the report can give the server's own run times next to
-what the viewers saw. One headless Chromium (/usr/bin/chromium, never a downloaded one) holds one browser
-context, so one Streamlit session, per viewer. Each viewer opens one of the six pages with random filters in
-the URL (as-of dates, markets, products, segments and date ranges that exist in the store, read once at
-start), waits until the page has finished running and drawn, pauses briefly, and opens the next. The load
-phase stops at --seconds; views still running get GRACE (10) seconds and are then cut off. The whole run is
-bounded: server start (at most 60 s), one warm-up view (at most --page-timeout; if it already fails, e.g. an
-old store schema, nothing else runs), the load phase, 10 s, teardown; a watchdog alarm, SIGTERM/SIGHUP
-handling and a parent-death signal for the server make sure neither the server nor Chromium outlive it.
-Other options: --think (mean pause between views), --page-timeout (30 s), --seed (the random views).
+what the viewers saw. Each viewer shows one of the six pages with random filters (as-of dates, markets,
+products, segments and date ranges that exist in the store, read once at start), waits until it is done,
+pauses briefly, and shows the next. What a viewer is depends on --client:
+
+- ws (default): a raw Streamlit websocket session (`/_stcore/stream`, the protocol of Streamlit's frontend,
+  spoken with the `websockets` package): each view is a rerun request with the view's query string and
+  page on the same session, done when the server's script_finished arrives. Costs the machine almost
+  nothing, so the numbers are the server's; nothing is drawn, so the browser's own work is left out.
+- browser: one headless Chromium (/usr/bin/chromium, never a downloaded one) holds one browser context per
+  viewer; each view is a page load of the view's link, done when the page is drawn. Realistic, but on a
+  small machine 20 contexts take most of the CPU, and the server starves.
+
+The load phase stops at --seconds; views still running get GRACE (10) seconds and are then cut off. The
+whole run is bounded: server start (at most 60 s), one warm-up view (at most --page-timeout; if it already
+fails, e.g. an old store schema, nothing else runs), the load phase, 10 s, teardown; a watchdog alarm,
+SIGTERM/SIGHUP handling and a parent-death signal for the server make sure neither the server nor Chromium
+outlive it. Other options: --think (mean pause between views), --page-timeout (30 s), --seed (the views).
 
 Prints a Markdown report (and writes it to --report): views, errors with the page and filters that caused
-them, response times per page in the browser and in the server, and the CPU used by the server, the browser
-and the rest of the machine. Not a test: the numbers depend on the machine, which the report describes.
+them, response times per page as the viewers saw them and in the server, and the CPU used by the server,
+the client and the rest of the machine. Not a test: the numbers depend on the machine, which the report
+describes.
 """
 
 from __future__ import annotations
@@ -207,7 +217,7 @@ class LoadRun:
     elapsed: float
     cpu: tuple[Cpu, Cpu]
     ignored: int
-    chromium: str
+    client: str  # what the viewers were, for the report
     window: tuple[float, float]  # wall-clock (time.time) start and end of the load phase
 
 
@@ -673,47 +683,162 @@ def describe(state: dict | str) -> str:
     )
 
 
-async def run_load(base_url: str, server_pid: int | None, store: Store, args: argparse.Namespace) -> LoadRun:
-    """Launch Chromium, warm the server up with one view, run the sessions, return outcomes and CPU use.
+class WsSession(Viewer):
+    """A raw Streamlit websocket session, as the browser's, without a browser: each view is a rerun request
+    (BackMsg rerun_script) with the view's query string and page on the same connection, like a viewer who
+    changes filters or pages; the response time runs from the request until the server's script_finished.
+    The client claims no cached messages, so every element arrives in full, never as a reference."""
 
-    Sessions start spread over a short ramp so they do not all ask at the same instant, and the load phase
-    is bounded by `--seconds` plus GRACE whatever the app does.
-    """
+    def __init__(self, number: int, ws_url: str, store: Store, rng: random.Random) -> None:
+        super().__init__(number, store, rng)
+        self.ws_url, self.socket = ws_url, None
+
+    async def start(self) -> None:
+        """Connect (the server creates the session; it runs nothing until asked)."""
+        from websockets.asyncio.client import connect
+
+        self.socket = await connect(self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=30)
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            socket, self.socket = self.socket, None
+            await socket.close()
+
+    async def open(self, view: View, timeout: float, cut_off_possible: bool) -> Outcome:
+        """Ask for the view, read the run's messages until script_finished; judge what it showed."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        outcome, phase = Outcome(view, self.number), "script run not started"
+        request = BackMsg()
+        request.rerun_script.query_string = urllib.parse.urlencode(view.params)
+        request.rerun_script.page_name = view.path.strip("/")  # the url_path; "" is the default page
+        # As on back/forward in a browser: the query string decides every URL-bound filter, and a filter it
+        # leaves out goes back to its default instead of keeping this session's last value.
+        request.rerun_script.is_history_navigation = True
+        elements: dict[tuple[int, ...], object] = {}  # delta path -> element: the final state of the view
+        try:
+            async with asyncio.timeout(timeout):
+                if self.socket is None:  # after a failure: a new session
+                    phase = "connecting"
+                    await self.start()
+                    phase = "script run not started"
+                started = time.monotonic()
+                await self.socket.send(request.SerializeToString())
+                while True:
+                    msg = ForwardMsg.FromString(await self.socket.recv())
+                    kind = msg.WhichOneof("type")
+                    if kind == "new_session":
+                        phase = "script still running"
+                    elif kind == "delta" and phase == "script still running":
+                        path = tuple(msg.metadata.delta_path)
+                        new = msg.delta.WhichOneof("type")
+                        elements[path] = msg.delta.new_element if new == "new_element" else None
+                    elif kind == "page_not_found" and not outcome.errors:  # sent once per run, or twice
+                        outcome.errors.append(("wrong page", f"the server found no page {view.path!r}"))
+                    elif kind == "ref_hash":
+                        outcome.errors.append(("cached reference", "the server sent a message by reference"))
+                    elif kind == "script_finished" and phase == "script still running":
+                        break
+        except TimeoutError:
+            await self._drop()
+            if cut_off_possible:
+                outcome.cut_off = True
+            else:
+                outcome.errors.append((f"timeout: {phase}", f"no script_finished within {timeout:.0f} s"))
+            return outcome
+        except Exception as error:  # connection refused, closed, protocol errors
+            await self._drop()
+            outcome.errors.append(("connection failed", f"{phase}: {type(error).__name__}: {error}"[:300]))
+            return outcome
+        outcome.drawn = time.monotonic() - started
+        status = ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
+        if status != "FINISHED_SUCCESSFULLY":
+            outcome.errors.append(("script not finished normally", status))
+        title, exceptions, errors, rejected = "", [], [], []
+        for path, element in sorted(elements.items()):
+            if element is None:
+                continue
+            root, kind = path[0] if path else 0, element.WhichOneof("type")
+            if kind == "heading" and element.heading.tag == "h1" and root == 0 and not title:
+                title = element.heading.body
+            elif kind == "exception":
+                exceptions.append(f"{element.exception.type}: {element.exception.message}"[:300])
+            elif kind == "alert" and element.alert.format == 1:  # ERROR
+                errors.append(element.alert.body[:300])
+            elif kind == "alert" and root == 1 and "The link asked for" in element.alert.body:
+                rejected.append(element.alert.body[:300])
+        judge(outcome, title, exceptions, errors, rejected)
+        if outcome.errors:  # a fast error screen is not a fast response
+            outcome.drawn = None
+        return outcome
+
+    async def _drop(self) -> None:
+        """Give up a session in an unknown state (a run may still be going); the next view reconnects."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.close(), 5)
+        self.socket = None
+
+
+async def run_load(base_url: str, server_pid: int | None, store: Store, args: argparse.Namespace) -> LoadRun:
+    """Start the clients, warm the server up with one view, run the sessions, return outcomes and CPU use."""
+    rngs = [random.Random(f"{args.seed}-{number}") for number in range(args.sessions)]
+    if args.client == "ws":
+        ws_url = "ws" + base_url.removeprefix("http") + "/_stcore/stream"
+        sessions = [WsSession(number, ws_url, store, rng) for number, rng in enumerate(rngs)]
+        try:
+            try:
+                for session in sessions:
+                    await session.start()
+            except Exception as error:
+                raise WarmUpFailed(f"cannot open a websocket session at {ws_url}: {error}") from None
+            return await load_phase(sessions, server_pid, args, "raw websocket sessions (Python `websockets`)")
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*(s._drop() for s in sessions)), 15)
     from playwright.async_api import async_playwright
 
-    outcomes: list[Outcome] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             sessions = []
-            for number in range(args.sessions):
-                context = await browser.new_context(viewport=VIEWPORT)
-                session = Session(number, context, base_url, store, random.Random(f"{args.seed}-{number}"))
+            for number, rng in enumerate(rngs):
+                session = Session(number, await browser.new_context(viewport=VIEWPORT), base_url, store, rng)
                 await session.start()
                 sessions.append(session)
-            warm = await sessions[0].open(View("/", "Overview", ()), args.page_timeout, False)
-            if warm.errors:
-                raise WarmUpFailed("; ".join(f"{kind}: {text}" for kind, text in warm.errors)[:1000])
-            cpu_before, wall_start = cpu_now(server_pid), time.time()
-            started = time.monotonic()
-            deadline = started + args.seconds
-            ramp = min(5.0, args.seconds / 4)
-
-            async def one(session: Session) -> None:
-                await asyncio.sleep(ramp * session.number / args.sessions)
-                await session.run(deadline, args.think, args.page_timeout, outcomes)
-
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*map(one, sessions)), args.seconds + GRACE + 5)
-            cpu_after, wall_end = cpu_now(server_pid), time.time()
-            ignored = sum(session.ignored for session in sessions)
-            cpu = (cpu_before, cpu_after)
-            return LoadRun(
-                outcomes, warm, time.monotonic() - started, cpu, ignored, browser.version, (wall_start, wall_end)
+            return await load_phase(
+                sessions, server_pid, args, f"browser contexts in headless Chromium {browser.version}"
             )
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(browser.close(), 15)
+
+
+async def load_phase(sessions: list[Viewer], server_pid: int | None, args: argparse.Namespace, client: str) -> LoadRun:
+    """One warm-up view, then every session until --seconds (plus GRACE).
+
+    Sessions start spread over a short ramp so they do not all ask at the same instant, and the load phase
+    is bounded by `--seconds` plus GRACE whatever the app does.
+    """
+    outcomes: list[Outcome] = []
+    warm = await sessions[0].open(View("/", "Overview", ()), args.page_timeout, False)
+    if warm.errors:
+        raise WarmUpFailed("; ".join(f"{kind}: {text}" for kind, text in warm.errors)[:1000])
+    cpu_before, wall_start = cpu_now(server_pid), time.time()
+    started = time.monotonic()
+    deadline = started + args.seconds
+    ramp = min(5.0, args.seconds / 4)
+
+    async def one(session: Viewer) -> None:
+        await asyncio.sleep(ramp * session.number / args.sessions)
+        await session.run(deadline, args.think, args.page_timeout, outcomes)
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*map(one, sessions)), args.seconds + GRACE + 5)
+    cpu_after, wall_end = cpu_now(server_pid), time.time()
+    ignored = sum(session.ignored for session in sessions)
+    cpu = (cpu_before, cpu_after)
+    return LoadRun(outcomes, warm, time.monotonic() - started, cpu, ignored, client, (wall_start, wall_end))
 
 
 # ------------------------------------------------------------------------------------------------ the report
@@ -732,28 +857,26 @@ def stats(values: list[float], shares: tuple[float, ...] = (0.5, 0.95, 1.0)) -> 
     return " | ".join(f"{percentile(values, share):.2f}" for share in shares)
 
 
-def page_table(outcomes: list[Outcome], runs: list[dict]) -> list[str]:
-    """Per page: views, errors, seconds until drawn and until the script ended in the browser, and the
-    server's own run seconds (only when this script started the server)."""
-    lines = [
-        "| page | views | with errors | drawn p50 | p95 | max | script done p50 | p95 | server runs | "
-        "server run p50 | p95 | max |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+def page_table(outcomes: list[Outcome], runs: list[dict], browser: bool) -> list[str]:
+    """Per page: views, errors, seconds until the viewer had the view (drawn in the browser, or the run's
+    script_finished over the websocket), in the browser also until the script ended, and the server's own
+    run seconds (only when this script started the server)."""
+    head = "| page | views | with errors | " + ("drawn" if browser else "response") + " p50 | p95 | max | "
+    head += "script done p50 | p95 | " if browser else ""
+    lines = [head + "server runs | server run p50 | p95 | max |", "|---|" + "---:|" * (head.count("|") + 2)]
     for label, path in [("**all**", None), *((f"`{p}`", p) for p, _, _ in PAGES)]:
         mine = [o for o in outcomes if path in (None, o.view.path)]
         served = [r["seconds"] for r in runs if r["outcome"] == "ok" and path in (None, r["page"])]
         drawn = [o.drawn for o in mine if o.drawn is not None]
         done = [o.script_done for o in mine if o.script_done is not None]
         failed = sum(1 for o in mine if o.errors)
-        lines.append(
-            f"| {label} | {len(mine)} | {failed} | {stats(drawn)} | {stats(done, (0.5, 0.95))} | "
-            f"{len(served)} | {stats(served)} |"
-        )
+        cells = f"| {label} | {len(mine)} | {failed} | {stats(drawn)} | "
+        cells += f"{stats(done, (0.5, 0.95))} | " if browser else ""
+        lines.append(cells + f"{len(served)} | {stats(served)} |")
     return lines
 
 
-def cpu_lines(before: Cpu, after: Cpu, runs: int) -> list[str]:
+def cpu_lines(before: Cpu, after: Cpu, runs: int, browser: bool) -> list[str]:
     """CPU used during the load phase by the server, the client and everything else, in cores, and the
     server's CPU per script run: unlike the timings, that cost hardly changes when others load the machine."""
     wall, cores = after.wall - before.wall, os.cpu_count() or 1
@@ -768,7 +891,7 @@ def cpu_lines(before: Cpu, after: Cpu, runs: int) -> list[str]:
     shown = "not measured (external server)" if server is None else f"{server:.2f} cores"
     lines = [
         f"CPU during the load phase ({wall:.0f} s, {cores} cores): server {shown}, "
-        f"client (Chromium, Playwright, this script) {client:.2f} cores"
+        f"client ({'Chromium, Playwright, ' if browser else ''}this script) {client:.2f} cores"
         + ("." if busy is None else f", whole machine {busy:.2f} busy.")
     ]
     if server and runs:
@@ -782,10 +905,11 @@ def cpu_lines(before: Cpu, after: Cpu, runs: int) -> list[str]:
         lines += [
             "",
             f"**The machine was saturated** ({busy:.2f} of {cores} cores busy), so every timing includes "
-            f"waiting for CPU: the browser used {client:.2f} cores (loading the app's JavaScript and drawing "
-            f"Plotly charts in every context), other processes {rest:.2f}. The *server run* columns leave out "
-            "the browser's work, though not the server's own waits for CPU; for fair browser timings run this "
-            "script on another machine against the server (--url) or use fewer sessions.",
+            f"waiting for CPU: the client used {client:.2f} cores"
+            + (" (loading the app's JavaScript and drawing Plotly charts in every context)" if browser else "")
+            + f", other processes {rest:.2f}. The *server run* columns leave out the client's work, though not "
+            "the server's own waits for CPU; for fair timings run this script on another machine against the "
+            "server (--url) or use fewer sessions.",
         ]
     return lines
 
@@ -828,9 +952,14 @@ def setup_lines(args: argparse.Namespace, store: Store, base_url: str, run: Load
         f"- Server: {where}.",
         f"- Store: `{args.db}`, {len(store.dates)} snapshot dates ({store.dates[-1]} to {store.dates[0]}), "
         f"markets {', '.join(store.markets)}.",
-        f"- Viewers: {args.sessions} browser contexts (each its own Streamlit session) in one headless Chromium "
-        f"{run.chromium}; each opens one of the {len(PAGES)} pages from a link with random filters, waits until "
-        f"it is drawn, pauses {args.think * 0.5:.1f}–{args.think * 1.5:.1f} s and repeats; a view not drawn in "
+        f"- Viewers: {args.sessions} {run.client}, each its own Streamlit session; each "
+        + (
+            f"opens one of the {len(PAGES)} pages from a link with random filters, waits until it is drawn"
+            if args.client == "browser"
+            else f"asks its session to rerun on one of the {len(PAGES)} pages with random filters in the query "
+            "string (as after a change of page or filters), waits for the run's end"
+        )
+        + f", pauses {args.think * 0.5:.1f}–{args.think * 1.5:.1f} s and repeats; a view not done in "
         f"{args.page_timeout:.0f} s is an error (seed {args.seed}; sessions start over the first "
         f"{min(5.0, args.seconds / 4):.0f} s). Warm-up, one Overview view before the clock starts: "
         f"{warm.drawn:.2f} s.",
@@ -859,27 +988,38 @@ def render_report(args: argparse.Namespace, store: Store, base_url: str, run: Lo
             + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
             + "; *stopped* = the viewer left before the run ended; *rerun* = a new run replaced it)."
         )
+    browser = args.client == "browser"
     lines = [
         *setup_lines(args, store, base_url, run, server is not None),
         "",
         totals,
         "",
-        "Seconds. *drawn*: in the browser, from navigation start until the script has finished and every chart "
-        "and table is drawn (what a viewer waits for); views that failed to draw are counted under errors, not "
-        "timed. *script done*: from navigation start until the browser learns the script run has ended (page "
-        "load, connection, the server's run and the delivery of its output, not the drawing), also for views "
-        "that then timed out drawing. *server run*: the app script's run inside the server (queries, charts, "
-        "serialisation), completed runs only.",
+        (
+            "Seconds. *drawn*: in the browser, from navigation start until the script has finished and every "
+            "chart and table is drawn (what a viewer waits for); views that failed to draw are counted under "
+            "errors, not timed. *script done*: from navigation start until the browser learns the script run "
+            "has ended (page load, connection, the server's run and the delivery of its output, not the "
+            "drawing), also for views that then timed out drawing."
+            if browser
+            else "Seconds. *response*: from sending the rerun request until the server's script_finished "
+            "message arrived (the server's run and the delivery of all its output; no page load, no drawing); "
+            "views with errors (no script_finished in time, or an error shown) are counted under errors, not timed."
+        )
+        + " *server run*: the app script's run inside the server (queries, charts, serialisation), completed "
+        "runs only.",
         "",
-        *page_table(finished, runs),
+        *page_table(finished, runs, browser),
         "",
-        *cpu_lines(*run.cpu, len(runs)),
+        *cpu_lines(*run.cpu, len(runs), browser),
         "",
         *error_lines(finished, runs, server_problems(server)),
-        "",
-        f"(Not errors: {run.ignored} 404s of Streamlit's base-path probes, `<page>/_stcore/health` and "
-        "`<page>/_stcore/host-config`, which its frontend tries before the root ones on every deep link.)",
     ]
+    if browser:
+        lines += [
+            "",
+            f"(Not errors: {run.ignored} 404s of Streamlit's base-path probes, `<page>/_stcore/health` and "
+            "`<page>/_stcore/host-config`, which its frontend tries before the root ones on every deep link.)",
+        ]
     return "\n".join(lines)
 
 
@@ -898,12 +1038,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between views, seconds (default 1)")
     parser.add_argument("--page-timeout", type=float, default=30.0, help="a view not drawn by then is an error")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random views (default 0)")
+    parser.add_argument(
+        "--client",
+        choices=("ws", "browser"),
+        default="ws",
+        help="ws: raw websocket sessions (light, measures the server; default); browser: headless Chromium",
+    )
     args = parser.parse_args()
     if args.sessions < 1 or args.seconds <= 0 or args.page_timeout <= 0:
         parser.error("--sessions, --seconds and --page-timeout must be positive")
     if not args.db.exists():
         parser.error(f"no store at {args.db}")
-    if not CHROMIUM.exists():
+    if args.client == "browser" and not CHROMIUM.exists():
         parser.error(f"{CHROMIUM} is missing (apt-get install chromium); nothing is downloaded")
     args.db = args.db.resolve()
     return args
@@ -933,7 +1079,10 @@ def watchdog(seconds: float) -> None:
 def main() -> None:
     """Read the store, start the server (unless --url), run the load, always stop, print the report."""
     args = parse_args()
-    store = read_store(args.db)
+    try:
+        store = read_store(args.db)
+    except Exception as error:  # not a DuckDB file, not a store: nothing to generate links from
+        sys.exit(f"load.py: cannot read the filter values from {args.db}: {error}")
     if not store.dates:
         sys.exit(f"{args.db} has no snapshots; nothing to view")
     watchdog(SERVER_START_TIMEOUT + args.page_timeout + args.seconds + GRACE + TEARDOWN)
