@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -77,16 +76,32 @@ def build_extracts(work: Path, orders: int, days: int) -> tuple[list[Path], Path
 
 
 def timed_ingest(db: Path, files: list[Path]) -> tuple[float, float]:
-    """Seconds and peak resident memory (GB) of `opslens ingest` in its own process."""
+    """Seconds and peak resident memory (GB) of `opslens ingest` in its own process.
+
+    The peak is the child's own high-water mark (VmHWM), read until it exits: getrusage's
+    RUSAGE_CHILDREN would also count this process's memory, which a forked child shares until exec.
+    """
     started = time.perf_counter()
-    subprocess.run(
-        [str(ROOT / ".venv/bin/opslens"), "ingest", "--db", str(db), *map(str, files)],
-        check=True,
-        stdout=subprocess.DEVNULL,
+    child = subprocess.Popen(
+        [str(ROOT / ".venv/bin/opslens"), "ingest", "--db", str(db), *map(str, files)], stdout=subprocess.DEVNULL
     )
-    seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak_kb / 1024 / 1024
+    peak_kb = 0
+    while child.poll() is None:
+        peak_kb = max(peak_kb, _high_water_mark_kb(child.pid))
+        time.sleep(0.1)
+    if child.returncode:
+        raise SystemExit(f"opslens ingest failed with exit code {child.returncode}")
+    return time.perf_counter() - started, peak_kb / 1024 / 1024
+
+
+def _high_water_mark_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
 
 
 def first_page_view(db: Path) -> float | None:
