@@ -23,6 +23,14 @@ create or replace temp macro opslens_snap(as_of, markets, products, segments) as
     where s.snapshot_date = as_of
       and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
 
+-- The dates a trend shows: the store's snapshot dates up to S, within [start, end] when given.
+create or replace temp macro opslens_trend_dates(as_of, start_date, end_date) as table
+    select distinct snapshot_date
+    from stage_days
+    where snapshot_date <= as_of
+      and (start_date is null or snapshot_date >= start_date)
+      and (end_date is null or snapshot_date <= end_date);
+
 -- Each order's latest row as of S (greatest snapshot_date <= S), filtered. At the store's newest
 -- date (what people look at most) that is each order's latest row overall, kept in latest_rows by
 -- ingest; for an earlier S it is found in the history. Only one branch runs: the other's condition

@@ -4,11 +4,7 @@
 -- "Previous row" is the order's own previous snapshot row, so a day a market skips is no flow.
 -- Reads stage_days, which counts rows per (stage, previous_stage) each day.
 with dates as (
-    select distinct snapshot_date
-    from stage_days
-    where snapshot_date <= $as_of
-      and ($start_date is null or snapshot_date >= $start_date)
-      and ($end_date is null or snapshot_date <= $end_date)
+    select * from opslens_trend_dates($as_of, $start_date, $end_date)
 ),
 moves as (
     select snapshot_date, stage, previous_stage, orders

@@ -1,11 +1,7 @@
 -- backlog_trend: one row per snapshot date in [start, end] (never after S) and open stage, zeros included.
 -- Reads the per-day aggregate stage_days (maintained by ingest), never the snapshot history.
 with dates as (
-    select distinct snapshot_date
-    from stage_days
-    where snapshot_date <= $as_of
-      and ($start_date is null or snapshot_date >= $start_date)
-      and ($end_date is null or snapshot_date <= $end_date)
+    select * from opslens_trend_dates($as_of, $start_date, $end_date)
 ),
 counts as (
     select snapshot_date, stage, sum(orders) as orders, sum(mrr) as mrr

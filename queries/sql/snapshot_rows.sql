@@ -1,11 +1,7 @@
 -- snapshot_rows: one row per snapshot date (never after S, within [start, end]) and market,
 -- zeros included, so a day a market's extract is missing shows as 0 rows. Reads stage_days.
 with dates as (
-    select distinct snapshot_date
-    from stage_days
-    where snapshot_date <= $as_of
-      and ($start_date is null or snapshot_date >= $start_date)
-      and ($end_date is null or snapshot_date <= $end_date)
+    select * from opslens_trend_dates($as_of, $start_date, $end_date)
 ),
 markets as (
     select distinct market from stage_days where ($markets is null or list_contains($markets, market))
