@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from ingest_rows import BASELINE as ORDERS
+from ingest_rows import FOOTPRINT, csv_text, order, run_cli, write
 
 from opslens.contract import (
     FOOTPRINT_COLUMNS,
@@ -20,167 +20,12 @@ from opslens.contract import (
 )
 from opslens.ingest import IngestRejected, ingest_files
 
-
-def order(snapshot_date: str, order_id: str, market: str, stage: str, ordered_at: str, **optional: str) -> dict:
-    unknown = set(optional) - set(SNAPSHOT_NAMES)
-    assert not unknown, f"not contract columns: {unknown}"
-    row = dict.fromkeys(SNAPSHOT_NAMES, "")
-    row.update(
-        snapshot_date=snapshot_date, order_id=order_id, market=market, stage=stage, ordered_at=ordered_at, **optional
-    )
-    return row
-
-
-# Two snapshot dates, two markets, six orders: the same data as the baseline of test_ingest_rejects.
-ORDERS = [
-    order(
-        "2026-03-01",
-        "O1",
-        "NORTH",
-        "intake",
-        "2026-02-27",
-        product="fiber_1g",
-        segment="residential",
-        stage_entered_at="2026-02-27",
-        missed_appointments="0",
-        truck_rolls="0",
-        mrr="60.00",
-    ),
-    order(
-        "2026-03-01",
-        "O2",
-        "NORTH",
-        "scheduled",
-        "2026-02-10 09:15:00",
-        product="fiber_1g",
-        segment="residential",
-        network_ready_at="2026-02-12",
-        appointment_at="2026-03-04 10:00:00",
-        stage_entered_at="2026-02-20",
-        missed_appointments="0",
-        truck_rolls="0",
-        mrr="60.00",
-    ),
-    order(
-        "2026-03-01",
-        "O3",
-        "SOUTH",
-        "awaiting_network",
-        "2026-01-05",
-        product="fiber_500",
-        segment="business",
-        mrr="120.50",
-        fallout_code="NR01",
-    ),
-    order(
-        "2026-03-01",
-        "O4",
-        "SOUTH",
-        "installed",
-        "2026-02-01",
-        product="fiber_1g",
-        segment="residential",
-        network_ready_at="2026-02-02",
-        appointment_at="2026-02-25 08:00:00",
-        installed_at="2026-02-25 14:30:00",
-        stage_entered_at="2026-02-25 14:30:00",
-        missed_appointments="1",
-        truck_rolls="2",
-        mrr="60.00",
-    ),
-    order(
-        "2026-03-02",
-        "O1",
-        "NORTH",
-        "awaiting_appointment",
-        "2026-02-27",
-        product="fiber_1g",
-        segment="residential",
-        network_ready_at="2026-03-02",
-        stage_entered_at="2026-03-02",
-        mrr="60.00",
-    ),
-    order(
-        "2026-03-02",
-        "O2",
-        "NORTH",
-        "scheduled",
-        "2026-02-10 09:15:00",
-        product="fiber_1g",
-        segment="residential",
-        network_ready_at="2026-02-12",
-        appointment_at="2026-03-04 10:00:00",
-        stage_entered_at="2026-02-20",
-        missed_appointments="0",
-        truck_rolls="0",
-        mrr="60.00",
-    ),
-    order(
-        "2026-03-02",
-        "O3",
-        "SOUTH",
-        "awaiting_network",
-        "2026-01-05",
-        product="fiber_500",
-        segment="business",
-        mrr="120.50",
-        fallout_code="NR01",
-    ),
-    order(
-        "2026-03-02",
-        "O4",
-        "SOUTH",
-        "activated",
-        "2026-02-01",
-        product="fiber_1g",
-        segment="residential",
-        network_ready_at="2026-02-02",
-        appointment_at="2026-02-25 08:00:00",
-        installed_at="2026-02-25 14:30:00",
-        activated_at="2026-03-02 08:00:00",
-        missed_appointments="1",
-        truck_rolls="2",
-        mrr="60.00",
-    ),
-    order("2026-03-02", "O5", "NORTH", "intake", "2026-03-02 07:45:00", product="fiber_1g", segment="residential"),
-    order(
-        "2026-03-02",
-        "O6",
-        "SOUTH",
-        "cancelled",
-        "2026-02-20",
-        product="fiber_500",
-        segment="business",
-        cancelled_at="2026-03-02 16:20:00",
-        mrr="95.00",
-    ),
-]
 ROWS_BY_DATE = {date(2026, 3, 1): 4, date(2026, 3, 2): 6}
 
-FOOTPRINT = [
-    {"snapshot_date": "2026-03-01", "market": "NORTH", "premises_passed": "1000", "premises_ready": "400"},
-    {"snapshot_date": "2026-03-01", "market": "SOUTH", "premises_passed": "800", "premises_ready": "200"},
-    {"snapshot_date": "2026-03-02", "market": "NORTH", "premises_passed": "1000", "premises_ready": "420"},
-    {"snapshot_date": "2026-03-02", "market": "SOUTH", "premises_passed": "800", "premises_ready": "200"},
-]
 
 # Contract columns plus the derived run columns; not ingest_id, which rightly differs between ingests.
 SNAPSHOT_SELECT = ", ".join([*SNAPSHOT_NAMES, "stage_run_start", "next_snapshot_date"])
 FOOTPRINT_SELECT = ", ".join(FOOTPRINT_NAMES)
-
-
-def csv_text(rows: list[dict], columns: list[str] | tuple[str, ...] | None = None) -> str:
-    columns = list(columns or rows[0].keys())
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
 
 
 POLARS_TYPES = {
@@ -215,18 +60,6 @@ def query(db: Path, sql: str) -> list[tuple]:
         return con.sql(sql).fetchall()
     finally:
         con.close()
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    from opslens.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
