@@ -1,20 +1,28 @@
-"""The one guarded door to the store: every dataset query goes through `run`.
+"""The one guarded door to the store: every dataset query goes through `connection` and `run`.
 
-It opens the store read-only when given a path (so viewers never hold the write lock), attached to
-a fresh in-memory database: DuckDB caches open databases by path, so a plain `connect(path)` made
-while another query still has the store open would return the file as it was before the last
-ingest swapped in a new one (see opslens/writer.py). It installs the shared macros once per
-connection, binds user values as parameters (never formatted into SQL) and logs how long each
-query took.
+Readers never open the store for writing. Opening a DuckDB instance costs tens of milliseconds,
+more than most dataset queries, so each store file is opened once, read-only, attached to an
+in-memory instance that also holds the shared macros, and every query gets its own cursor on it
+(cursors may run at the same time in different threads). Writers never change the file in place:
+they swap in a new one (see opslens/writer.py). The pool notices the swap by the file's identity
+(inode, modification time, size) on the next query, opens the new file and closes the old instance
+once its last query has finished. Attaching to a fresh in-memory instance, rather than
+`duckdb.connect(path)`, matters: DuckDB caches databases by path, so `connect` could hand back the
+pre-swap file. User values are bound as parameters (never formatted into SQL) and each query's
+duration is logged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -24,11 +32,13 @@ from opslens.store import SCHEMA_VERSION, StoreError, schema_version
 
 SQL_DIR = Path(__file__).parent / "sql"
 _PARAMETER = re.compile(r"\$([a-z_]+)")
+_SEARCH_PATH = "set search_path = 'store.main,memory.main'"
 log = logging.getLogger("opslens.queries")
 
 Database = str | Path | duckdb.DuckDBPyConnection
 
 
+@cache
 def sql_text(name: str) -> str:
     """The SQL of a dataset or building block, from queries/sql/NAME.sql."""
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -36,19 +46,92 @@ def sql_text(name: str) -> str:
 
 @contextlib.contextmanager
 def connection(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with the macros installed: the caller's own, or a read-only one we open and close."""
+    """A connection with the macros installed: the caller's own, or a cursor on the pooled read-only store."""
     if isinstance(db, duckdb.DuckDBPyConnection):
-        _install_macros(db)
+        _install_temp_macros(db)
         yield db
         return
-    path = Path(db)
-    if not path.exists():
-        raise StoreError(f"no store at {path}: run `opslens demo` or `opslens ingest FILE...` first")
+    opened = _POOL.acquire(Path(db))
+    try:
+        cursor = opened.con.cursor()
+        try:
+            cursor.sql(_SEARCH_PATH)
+            yield cursor
+        finally:
+            cursor.close()
+    finally:
+        _POOL.release(opened)
+
+
+def identity(path: Path) -> tuple[int, int, int] | None:
+    """Changes whenever a writer swaps in a new store file; None when there is no file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+@dataclass(eq=False)
+class _OpenStore:
+    """One store file version opened read-only, and how many queries are using it."""
+
+    con: duckdb.DuckDBPyConnection
+    identity: tuple[int, int, int]
+    users: int = 0
+    retired: bool = False
+
+
+class _StorePool:
+    """The open store per path; a new file version replaces the old, which closes when its users are done."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[Path, _OpenStore] = {}
+
+    def acquire(self, path: Path) -> _OpenStore:
+        current = identity(path)
+        if current is None:
+            raise StoreError(f"no store at {path}: run `opslens demo` or `opslens ingest FILE...` first")
+        with self._lock:
+            opened = self._open.get(path)
+            if opened is None or opened.identity != current:
+                if opened is not None:
+                    self._retire(opened)
+                opened = self._open[path] = _OpenStore(_open_read_only(path), current)
+            opened.users += 1
+            return opened
+
+    def release(self, opened: _OpenStore) -> None:
+        with self._lock:
+            opened.users -= 1
+            if opened.retired and opened.users == 0:
+                opened.con.close()
+
+    def _retire(self, opened: _OpenStore) -> None:
+        opened.retired = True
+        if opened.users == 0:
+            opened.con.close()
+
+    def close_all(self) -> None:
+        """Close every idle store (tests call this before deleting store files)."""
+        with self._lock:
+            for opened in self._open.values():
+                self._retire(opened)
+            self._open.clear()
+
+
+_POOL = _StorePool()
+close_all = _POOL.close_all
+
+
+def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """The store attached read-only to a fresh in-memory instance, with the macros created there."""
     con = duckdb.connect(":memory:")
     try:
         try:
             con.sql("attach $path as store (read_only)", params={"path": str(path)})
-            con.sql("use store")
+            con.sql(_SEARCH_PATH)
         except duckdb.Error as error:
             raise StoreError(f"cannot open the store {path}: {error}") from None
         version = schema_version(con)
@@ -57,18 +140,24 @@ def connection(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
                 f"the store {path} has schema version {version}, this Ops Lens expects {SCHEMA_VERSION}:"
                 " run `opslens migrate` (or any ingest) to upgrade it"
             )
-        _install_macros(con)
-        yield con
-    finally:
+        con.sql(_macros("macro memory.main."))
+    except BaseException:
         con.close()
+        raise
+    return con
 
 
-def _install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the shared macros unless this connection has them (probing one is far cheaper than listing)."""
+def _macros(prefix: str) -> str:
+    """The shared macros as one script; `prefix` is where they are created ("temp " or a schema)."""
+    return sql_text("_macros").replace("create or replace temp macro ", f"create or replace {prefix}")
+
+
+def _install_temp_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the shared macros on a caller's connection unless it has them (probing one is cheap)."""
     try:
         con.sql("select opslens_passes(null, null, null, 'm', 'p', 's')").fetchall()
     except duckdb.CatalogException:
-        con.sql(sql_text("_macros"))  # a script of several statements
+        con.sql(_macros("temp macro "))
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], label: str) -> pl.DataFrame:

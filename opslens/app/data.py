@@ -7,7 +7,6 @@ size, so an ingest invalidates the cache without anyone clearing it by hand.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +14,7 @@ import streamlit as st
 
 from opslens import config
 from queries import Filters, fetch, filter_options, snapshot_dates
+from queries.db import identity
 
 
 def store_path() -> Path:
@@ -23,11 +23,7 @@ def store_path() -> Path:
 
 def store_version(path: Path) -> tuple[int, int, int]:
     """Changes whenever a writer swaps in a new store file (see opslens/writer.py)."""
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return 0, 0, 0
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+    return identity(path) or (0, 0, 0)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
