@@ -104,6 +104,66 @@ def _v3_latest_rows(con: duckdb.DuckDBPyConnection) -> None:
     con.sql("create table latest_rows as select * from snapshots where next_snapshot_date is null")
 
 
+def _v4_narrow_latest_rows_milestones_and_market_days(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows that can be latest as of any date for the milestone datasets; rows per market and day.
+
+    `milestone_rows` lets "each order's latest row as of S" (install to invoice, order to ready) read a
+    few rows per order instead of the history at every S; `latest_rows` shrinks to what the next
+    ingest continues from.
+    """
+    con.sql(
+        f"""
+        create table milestone_rows as
+        select {", ".join(MILESTONE_COLUMNS)} from snapshots where {MILESTONE_CONDITION}
+        order by snapshot_date
+        """
+    )
+    con.sql(
+        """
+        create or replace table latest_rows as
+        select order_id, snapshot_date, stage, stage_run_start, previous_stage from latest_rows
+        """
+    )
+    con.sql(
+        """
+        create table market_days (   -- one row per snapshot date and market that delivered rows
+            snapshot_date DATE NOT NULL,
+            market VARCHAR NOT NULL,
+            rows BIGINT NOT NULL
+        )
+        """
+    )
+    con.sql(f"insert into market_days {MARKET_DAYS_SELECT}", params={"dates": None})
+
+
+# milestone_rows: every snapshot row that can be the latest row as of some S of an order in the
+# install-to-invoice population (installed and invoiced) or the order-to-ready one (ready after the
+# order), with the columns those datasets read. A row is the latest as of S when
+# snapshot_date <= S < next_snapshot_date (or it has no next row).
+MILESTONE_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "snapshot_date",
+    "next_snapshot_date",
+    "market",
+    "product",
+    "segment",
+    "ordered_at",
+    "network_ready_at",
+    "installed_at",
+    "activated_at",
+    "invoiced_at",
+    "mrr",
+)
+MILESTONE_CONDITION = "(installed_at is not null and invoiced_at is not null) or network_ready_at > ordered_at"
+
+# The market_days rows for some snapshot dates ($dates; NULL = all), computed from stage_days.
+MARKET_DAYS_SELECT = """
+    select snapshot_date, market, sum(orders)::bigint
+    from stage_days
+    where $dates is null or list_contains($dates, snapshot_date)
+    group by all
+"""
+
 # The stage_days rows for some snapshot dates ($dates; NULL = all), computed from the snapshot rows.
 STAGE_DAYS_SELECT = """
     select snapshot_date, market, product, segment, stage, previous_stage, count(*), sum(coalesce(mrr, 0))
@@ -117,6 +177,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (1, "initial schema", _v1_initial_schema),
     (2, "previous stage and daily stage counts", _v2_flows_and_daily_aggregate),
     (3, "each order's latest row", _v3_latest_rows),
+    (4, "narrow latest rows, milestone rows and market days", _v4_narrow_latest_rows_milestones_and_market_days),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -100,13 +100,13 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
 
 def latest_snapshot(con) -> dt.date | None:
     """The store's latest snapshot date (None for an empty store)."""
-    return con.sql("select max(snapshot_date) from stage_days").fetchall()[0][0]
+    return con.sql("select max(snapshot_date) from market_days").fetchall()[0][0]
 
 
 def snapshot_dates(db: Database | None = None) -> list[dt.date]:
     """Every snapshot date in the store, newest first: the choices of the as-of picker."""
     with connection(_resolve(db)) as con:
-        return [row[0] for row in con.sql("select distinct snapshot_date from stage_days order by 1 desc").fetchall()]
+        return [row[0] for row in con.sql("select distinct snapshot_date from market_days order by 1 desc").fetchall()]
 
 
 def filter_options(db: Database | None = None) -> dict[str, list[str]]:

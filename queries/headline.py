@@ -69,7 +69,7 @@ def _reporting(con: duckdb.DuckDBPyConnection, day: dt.date, markets: list[str] 
     """Markets with rows on that snapshot date (within the market filter)."""
     rows = con.sql(
         """
-        select distinct market from stage_days
+        select distinct market from market_days
         where snapshot_date = $day and ($markets is null or list_contains($markets, market))
         order by market
         """,
@@ -81,9 +81,9 @@ def _reporting(con: duckdb.DuckDBPyConnection, day: dt.date, markets: list[str] 
 def _previous_date(con: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> dt.date | None:
     if as_of is None:
         return None
-    return con.sql("select max(snapshot_date) from snapshots where snapshot_date < $d", params={"d": as_of}).fetchall()[
-        0
-    ][0]
+    return con.sql(
+        "select max(snapshot_date) from market_days where snapshot_date < $d", params={"d": as_of}
+    ).fetchall()[0][0]
 
 
 def _measures(load: Callable[[str], pl.DataFrame]) -> dict[str, float | None]:

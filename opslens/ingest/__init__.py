@@ -1,7 +1,9 @@
 """Ingest: read files, validate them against the contract, load them all or nothing.
 
 `ingest_files` is what the CLI, the app's upload and the demo call; it either loads every file or
-raises `IngestRejected` with every problem found, leaving the data exactly as it was.
+raises `IngestRejected` with every problem found, leaving the data exactly as it was. Files are read,
+checked and loaded by DuckDB where they lie (see read.py, validate.py, load.py): no row passes
+through Python.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
+import duckdb
 
-from opslens.ingest.load import create_staging, drop_staging, load, log_rejection, stage
+from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
+from opslens.ingest.load import drop_work_tables, load, log_rejection, stage_keys
 from opslens.ingest.problems import IngestRejected, Problem, ProblemList
-from opslens.ingest.read import ROW, read_file
-from opslens.ingest.validate import FILE, check_duplicates, check_file
+from opslens.ingest.read import FILE, ROW, drop_text, open_sources
+from opslens.ingest.validate import CheckedSource, check_duplicates, check_source
 from opslens.store import scalar
 from opslens.writer import DEFAULT_WAIT_SECONDS, draft
 
@@ -64,55 +67,92 @@ def ingest_files(
     `names` are the files' names for the log when they differ from their paths (app uploads).
     """
     started = dt.datetime.now()
+    paths = [Path(f) for f in files]
     names = list(names) if names is not None else [str(f) for f in files]
+    entry: dict = {"started_at": started, "files": names, "snapshot_rows": 0, "footprint_rows": 0}
+    shown = [str(path) for path in paths]  # how problems name the files
     rejection: IngestRejected | None = None
     with draft(db, wait_seconds=wait_seconds, on_wait=on_wait) as store:
         con = store.con
-        create_staging(con)
         try:
-            warnings = _validate_into_staging(con, files)
+            warnings, in_date_order = _validate_into_staging(con, paths, shown)
+            entry["snapshot_rows"] = scalar(con, "select count(*) from incoming_keys")
+            entry["footprint_rows"] = scalar(con, "select count(*) from incoming_footprint")
+            entry["message"] = "\n".join(warnings) or None
+            ingest_id = load(con, entry, shown, in_date_order)
         except IngestRejected as error:
             if store.is_new:
                 raise  # leaves no store behind
-            drop_staging(con)
-            entry = {"started_at": started, "files": names, "snapshot_rows": 0, "footprint_rows": 0}
-            log_rejection(con, {**entry, "message": str(error)})
+            drop_work_tables(con)
+            log_rejection(con, {**entry, "snapshot_rows": 0, "footprint_rows": 0, "message": str(error)})
             rejection = error
         else:
-            entry = {
-                "started_at": started,
-                "files": names,
-                "snapshot_rows": scalar(con, "select count(*) from incoming_rows"),
-                "footprint_rows": scalar(con, "select count(*) from incoming_footprint"),
-                "message": "\n".join(warnings) or None,
-            }
-            ingest_id = load(con, entry)
-            rows_by_date = dict(con.sql("select snapshot_date, count(*) from incoming_rows group by all").fetchall())
-            markets = [r[0] for r in con.sql("select distinct market from incoming_rows order by 1").fetchall()]
-            drop_staging(con)
+            rows_by_date = dict(con.sql("select snapshot_date, count(*) from incoming_keys group by all").fetchall())
+            markets = [r[0] for r in con.sql("select distinct market from incoming_keys order by 1").fetchall()]
+            drop_work_tables(con)
     if rejection is not None:
         raise rejection
     return IngestResult(ingest_id, names, rows_by_date, markets, entry["footprint_rows"], warnings)
 
 
-def _validate_into_staging(con, files: Sequence[str | Path]) -> list[str]:
-    """Check each file in turn and stage it; raise IngestRejected with every problem found."""
+def _validate_into_staging(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], names: list[str]
+) -> tuple[list[str], bool]:
+    """Check every file and stage the rows; return the warnings and whether rows arrive in date order.
+
+    Raises IngestRejected with every problem found.
+    """
     problems = ProblemList()
     warnings: list[str] = []
-    if not files:
+    if not paths:
         problems.add(Problem("(no files)", "give at least one file to ingest"))
-    for order, path in enumerate(files):
-        raw = read_file(Path(path))
-        if isinstance(raw, Problem):
-            problems.add(raw)
-            continue
-        checked = check_file(raw, problems)
-        if checked is not None and not problems.items:
-            frame = checked.frame.rename({FILE: "source_file", ROW: "source_row"})
-            stage(con, checked.kind, frame.with_columns(source_order=pl.lit(order, pl.Int32)))
-            warnings += checked.warnings
-    if not problems.items:
-        check_duplicates(con, "incoming_rows", ["snapshot_date", "order_id"], problems)
-        check_duplicates(con, "incoming_footprint", ["snapshot_date", "market"], problems)
+    sources = open_sources(con, paths, problems)
+    checked = [c for c in (check_source(con, s, names, problems, warnings) for s in sources) if c is not None]
     problems.raise_if_any()
-    return warnings
+    for source in checked:
+        stage(con, source)
+    _combine(con, checked)
+    check_duplicates(con, "incoming_footprint", ["snapshot_date", "market"], names, problems)
+    problems.raise_if_any()
+    stage_keys(con)
+    return warnings, _in_date_order(con)
+
+
+def stage(con: duckdb.DuckDBPyConnection, source: CheckedSource) -> None:
+    """Make a checked source's typed rows ready to load.
+
+    Text sources (CSV) are typed once into a temporary table, so loading does not parse them again;
+    Parquet sources stay views over the files, which DuckDB reads faster than a copy.
+    """
+    if source.source.text_table:
+        columns = SNAPSHOT_NAMES if source.kind == "snapshots" else FOOTPRINT_NAMES
+        typed = f"typed_{source.source.text_table}"
+        con.sql(
+            f"create or replace temp table {typed} as select {', '.join(columns)}, {FILE}, {ROW} from {source.relation}"
+        )
+        con.sql(f"drop view {source.relation}")
+        drop_text(con, source.source)
+        source.relation = typed
+
+
+def _combine(con: duckdb.DuckDBPyConnection, checked: list[CheckedSource]) -> None:
+    """incoming_rows and incoming_footprint: every staged source of each kind, in the order given."""
+    for kind, view, columns in (
+        ("snapshots", "incoming_rows", SNAPSHOT_NAMES),
+        ("footprint", "incoming_footprint", FOOTPRINT_NAMES),
+    ):
+        parts = [c.relation for c in checked if c.kind == kind]
+        selects = [f"select {', '.join(columns)}, {FILE}, {ROW} from {relation}" for relation in parts]
+        if not selects:  # an empty relation of the right shape
+            types = "snapshots" if kind == "snapshots" else "footprint"
+            selects = [f"select {', '.join(columns)}, 0::INTEGER as {FILE}, 0::BIGINT as {ROW} from {types} limit 0"]
+        con.sql(f"create or replace temp view {view} as {' union all '.join(selects)}")
+
+
+def _in_date_order(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when each file holds one snapshot date and the files come in date order (no sort needed)."""
+    per_file = con.sql(
+        f"select {FILE}, min(snapshot_date), max(snapshot_date) from incoming_keys group by 1 order by 1"
+    ).fetchall()
+    days = [low for _, low, high in per_file if low == high]
+    return len(days) == len(per_file) and days == sorted(days)

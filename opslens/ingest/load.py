@@ -1,16 +1,18 @@
-"""Staging validated files and writing them into the store in one transaction.
+"""Writing checked rows into the store in one transaction, with everything derived from them.
 
-Files are validated one at a time and appended to temporary staging tables, so memory holds one
-file at a time while DuckDB spills to disk beyond its limit. Loading then replaces every
-(snapshot_date, market) pair the staged rows contain, all inside one transaction: a failure or a
-kill leaves the store as before.
+Loading replaces every (snapshot_date, market) pair the incoming rows contain, and any stored row
+with an incoming (snapshot_date, order_id) key; a failure or a kill leaves the store as before.
 
 The derived columns (`stage_run_start`, `previous_stage`, `next_snapshot_date`) depend on an
-order's neighbouring rows. For each order the ingest touches, only the rows from its earliest
-changed date on are recomputed, seeded by its last unchanged row (the "anchor"), whose
-`next_snapshot_date` is updated in place. Appending a new day therefore writes one row per order
-and updates one, however long the history. `stage_days` is recomputed for the changed dates only,
-and `latest_rows` (each order's latest row) for the touched orders only.
+order's neighbouring rows. They are computed on a narrow table of keys and stages only: for each
+order the store already holds, from its last unchanged row (the "anchor", usually its latest row,
+kept in `latest_rows`) on; for a new order, over its incoming rows. The wide incoming rows are then
+written once, joined with their derived columns, and stored rows whose derived columns changed (the
+anchor's `next_snapshot_date`, later rows after a backfill) are updated in place. Appending a new day
+therefore writes one row per order and updates one, however long the history.
+
+`latest_rows`, `milestone_rows`, `stage_days` and `market_days` are kept up in the same
+transaction: the first three for the touched orders or changed dates only.
 """
 
 from __future__ import annotations
@@ -18,32 +20,28 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import polars as pl
 
 from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
-from opslens.store import STAGE_DAYS_SELECT, scalar
+from opslens.ingest.problems import IngestRejected, ProblemList
+from opslens.ingest.read import FILE, ROW
+from opslens.ingest.validate import check_duplicates
+from opslens.store import MARKET_DAYS_SELECT, MILESTONE_COLUMNS, MILESTONE_CONDITION, STAGE_DAYS_SELECT, scalar
 
 SNAPSHOT_LIST = ", ".join(SNAPSHOT_NAMES)
-STAGING = ("incoming_rows", "incoming_footprint")
-WORK_TABLES = ("incoming_pairs", "removed", "touched", "anchors", "tail", "rebuilt", "changed_dates")
+WORK_TABLES = ("incoming_keys", "incoming_pairs", "removed", "touched", "anchors", "kept", "derived", "changed_dates")
 
-# Rows of the touched orders from their anchor on (kept ones and new ones), recomputed in order.
-REBUILD_TAILS = f"""
-create temp table rebuilt as
+# The derived columns for every row of the tail: anchors (known), kept stored rows and incoming rows.
+DERIVE = """
+create temp table derived as
 with tail as (
-    select {SNAPSHOT_LIST},
-        coalesce(s.snapshot_date = a.anchor_date, false) as is_anchor,
-        s.stage_run_start as known_run_start,
-        s.previous_stage as known_previous_stage
-    from snapshots s
-    join touched t using (order_id)
-    left join anchors a using (order_id)
-    where s.snapshot_date >= coalesce(a.anchor_date, t.from_date)
-      and not exists (
-          select 1 from removed r where r.order_id = s.order_id and r.snapshot_date = s.snapshot_date
-      )
+    select order_id, snapshot_date, stage, true as is_anchor, false as is_incoming,
+        stage_run_start as known_run_start, previous_stage as known_previous_stage,
+        null::INTEGER as __file, null::BIGINT as __row
+    from anchors
     union all
-    select {SNAPSHOT_LIST}, false, null, null from incoming_rows
+    select order_id, snapshot_date, stage, false, false, null, null, null, null from kept
+    union all
+    select order_id, snapshot_date, stage, false, true, null, null, __file, __row from incoming_keys
 ),
 flagged as (
     select *,
@@ -52,65 +50,30 @@ flagged as (
     from tail
     window by_date as (partition by order_id order by snapshot_date)
 ),
-numbered as (
-    select *,
-        sum(case when is_anchor or stage is distinct from lag_stage then 1 else 0 end)
-            over (partition by order_id order by snapshot_date rows unbounded preceding) as run_no
-    from flagged
-),
 final as (
-    select {SNAPSHOT_LIST},
-        min(coalesce(known_run_start, snapshot_date)) over (partition by order_id, run_no) as stage_run_start,
-        next_snapshot_date,
+    select
+        order_id, snapshot_date, stage, is_anchor, is_incoming, __file, __row, next_snapshot_date,
         case when is_anchor then known_previous_stage else lag_stage end as previous_stage,
-        is_anchor
-    from numbered
+        -- a run starts where the stage changes; the latest start so far is the row's (dates only grow)
+        max(case when is_anchor then known_run_start when stage is distinct from lag_stage then snapshot_date end)
+            over (partition by order_id order by snapshot_date rows unbounded preceding) as stage_run_start
+    from flagged
 )
 select * from final
 """
 
 
-def create_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty staging tables shaped like the store's, plus where each row came from."""
-    for table, source, columns in (
-        ("incoming_rows", "snapshots", SNAPSHOT_LIST),
-        ("incoming_footprint", "footprint", ", ".join(FOOTPRINT_NAMES)),
-    ):
-        con.sql(
-            f"""
-            create or replace temp table {table} as
-            select {columns}, ''::varchar as source_file, 0::integer as source_order, 0::bigint as source_row
-            from {source} limit 0
-            """
-        )
+def load(con: duckdb.DuckDBPyConnection, log_entry: dict, names: list[str], in_date_order: bool) -> int:
+    """Replace the pairs the staged rows contain and log the ingest, in one transaction; return its id.
 
-
-def stage(con: duckdb.DuckDBPyConnection, kind: str, frame: pl.DataFrame) -> None:
-    """Append one validated file's typed frame (contract columns, source file and row) to staging."""
-    table = "incoming_rows" if kind == "snapshots" else "incoming_footprint"
-    con.register("staged_frame", frame)
-    try:
-        con.sql(f"insert into {table} by name select * from staged_frame")
-    finally:
-        con.unregister("staged_frame")
-
-
-def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    for table in STAGING + WORK_TABLES:
-        con.sql(f"drop table if exists temp.{table}")
-
-
-def next_ingest_id(con: duckdb.DuckDBPyConnection) -> int:
-    return scalar(con, "select coalesce(max(ingest_id), 0) + 1 from ingests")
-
-
-def load(con: duckdb.DuckDBPyConnection, log_entry: dict) -> int:
-    """Replace the pairs the staged rows contain and log the ingest, in one transaction; return its id."""
+    Raises IngestRejected (with nothing changed) when an (snapshot_date, order_id) repeats among the
+    incoming rows: that is found while deriving, where it costs nothing extra.
+    """
     con.sql("begin transaction")
     try:
         ingest_id = next_ingest_id(con)
-        if scalar(con, "select count(*) from incoming_rows"):
-            _load_snapshots(con, ingest_id)
+        if scalar(con, "select count(*) from incoming_keys"):
+            _load_snapshots(con, ingest_id, names, in_date_order)
         if scalar(con, "select count(*) from incoming_footprint"):
             _load_footprint(con, ingest_id)
         _log(con, ingest_id, "loaded", log_entry)
@@ -121,84 +84,184 @@ def load(con: duckdb.DuckDBPyConnection, log_entry: dict) -> int:
     return ingest_id
 
 
-def _load_snapshots(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
-    con.sql("create temp table incoming_pairs as select distinct snapshot_date, market from incoming_rows")
-    # Store rows this ingest replaces: its (date, market) pairs, and its (date, order) keys elsewhere.
+def stage_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """The incoming rows' keys and stages, narrow, read once: the input of everything derived."""
+    con.sql(
+        f"""
+        create or replace temp table incoming_keys as
+        select order_id, snapshot_date, market, stage, {FILE}, {ROW} from incoming_rows
+        """
+    )
+
+
+def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in WORK_TABLES:
+        con.sql(f"drop table if exists temp.{table}")
+
+
+def next_ingest_id(con: duckdb.DuckDBPyConnection) -> int:
+    return scalar(con, "select coalesce(max(ingest_id), 0) + 1 from ingests")
+
+
+def _load_snapshots(con: duckdb.DuckDBPyConnection, ingest_id: int, names: list[str], in_date_order: bool) -> None:
+    first_load = not scalar(con, "select count(*) from latest_rows")
+    _find_tails(con)
+    con.sql(DERIVE)
+    if con.sql("select 1 from derived where next_snapshot_date = snapshot_date limit 1").fetchall():
+        problems = ProblemList()  # two tail rows on one date: only incoming rows can share a key
+        check_duplicates(con, "incoming_keys", ["snapshot_date", "order_id"], names, problems)
+        raise IngestRejected(problems.items, problems.more)
+    con.sql(
+        """
+        create temp table changed_dates as
+        select distinct snapshot_date from derived where not is_anchor
+        union
+        select distinct snapshot_date from removed
+        """
+    )
+    _write_rows(con, in_date_order)
+    _keep_up_derived_tables(con, first_load)
+    con.sql(
+        """
+        insert into ingest_contents
+        select $ingest_id, 'snapshots', snapshot_date, market, count(*) from incoming_keys group by all
+        """,
+        params={"ingest_id": ingest_id},
+    )
+
+
+def _find_tails(con: duckdb.DuckDBPyConnection) -> None:
+    """What the ingest replaces, which stored orders it touches, and where each one's tail begins."""
+    con.sql("create temp table incoming_pairs as select distinct snapshot_date, market from incoming_keys")
+    # Stored rows this ingest replaces: its (date, market) pairs, and its (date, order) keys elsewhere.
     con.sql(
         """
         create temp table removed as
         select s.order_id, s.snapshot_date from snapshots s join incoming_pairs p using (snapshot_date, market)
         union
-        select s.order_id, s.snapshot_date from snapshots s join incoming_rows i using (snapshot_date, order_id)
+        select s.order_id, s.snapshot_date from snapshots s join incoming_keys i using (snapshot_date, order_id)
         """
     )
+    # Orders the store already holds, with the first date this ingest changes and whether that is
+    # after their latest stored row (an append, the usual case) or not (a re-ingest or backfill).
     con.sql(
         """
         create temp table touched as
-        select order_id, min(snapshot_date) as from_date
-        from (select order_id, snapshot_date from incoming_rows union all select * from removed)
-        group by order_id
+        select k.order_id, min(k.snapshot_date) as from_date, any_value(l.snapshot_date) as latest_date
+        from (select order_id, snapshot_date from incoming_keys union all select * from removed) k
+        join latest_rows l using (order_id)
+        group by k.order_id
         """
     )
-    # The last unchanged row before each touched order's first change.
+    # The last unchanged row before each touched order's first change: its latest row for an append,
+    # else found in the history.
     con.sql(
         """
         create temp table anchors as
-        select s.order_id, max(s.snapshot_date) as anchor_date
+        select l.order_id, l.snapshot_date, l.stage, l.stage_run_start, l.previous_stage
+        from latest_rows l join touched t using (order_id)
+        where l.snapshot_date < t.from_date
+        union all
+        select s.order_id, s.snapshot_date, s.stage, s.stage_run_start, s.previous_stage
         from snapshots s join touched t using (order_id)
-        where s.snapshot_date < t.from_date
-        group by s.order_id
+        where t.latest_date >= t.from_date and s.snapshot_date < t.from_date
+        qualify row_number() over (partition by s.order_id order by s.snapshot_date desc) = 1
         """
     )
-    con.sql(REBUILD_TAILS)
+    # Stored rows after the anchor that stay (a backfill): their derived columns may change.
     con.sql(
         """
-        create temp table changed_dates as
-        select distinct snapshot_date from rebuilt where not is_anchor
-        union
-        select distinct snapshot_date from removed
+        create temp table kept as
+        select s.order_id, s.snapshot_date, s.stage
+        from snapshots s join touched t using (order_id)
+        where t.latest_date >= t.from_date and s.snapshot_date >= t.from_date
+          and not exists (select 1 from removed r where r.order_id = s.order_id and r.snapshot_date = s.snapshot_date)
+        """
+    )
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, in_date_order: bool) -> None:
+    """Delete the replaced rows, update the stored rows whose derived columns changed, add the new ones."""
+    con.sql(
+        """
+        delete from snapshots s using removed r
+        where s.order_id = r.order_id and s.snapshot_date = r.snapshot_date
         """
     )
     con.sql(
         """
-        delete from snapshots s using touched t
-        where s.order_id = t.order_id and s.snapshot_date >= t.from_date
+        update snapshots s
+        set stage_run_start = d.stage_run_start, next_snapshot_date = d.next_snapshot_date,
+            previous_stage = d.previous_stage
+        from derived d
+        where not d.is_incoming and s.order_id = d.order_id and s.snapshot_date = d.snapshot_date
+          and (s.stage_run_start is distinct from d.stage_run_start
+               or s.next_snapshot_date is distinct from d.next_snapshot_date
+               or s.previous_stage is distinct from d.previous_stage)
         """
     )
+    # Rows are stored in date order so a date filter skips the rest of the history; extracts of one
+    # day per file, given in date order, already are, and need no sort.
+    order = "" if in_date_order else "order by i.snapshot_date, i.market, i.order_id"
     con.sql(
         f"""
         insert into snapshots
-        select {SNAPSHOT_LIST}, stage_run_start, next_snapshot_date, previous_stage
-        from rebuilt where not is_anchor
-        order by snapshot_date, market, order_id
+        select {", ".join(f"i.{c}" for c in SNAPSHOT_NAMES)}, d.stage_run_start, d.next_snapshot_date, d.previous_stage
+        from incoming_rows i
+        join derived d on d.is_incoming and d.__file = i.__file and d.__row = i.__row
+        {order}
         """
     )
-    con.sql(
-        """
-        update snapshots s set next_snapshot_date = r.next_snapshot_date
-        from rebuilt r
-        where r.is_anchor and s.order_id = r.order_id and s.snapshot_date = r.snapshot_date
-          and s.next_snapshot_date is distinct from r.next_snapshot_date
-        """
-    )
+
+
+def _keep_up_derived_tables(con: duckdb.DuckDBPyConnection, first_load: bool) -> None:
+    """latest_rows and milestone_rows for the touched orders, stage_days and market_days for the changed dates.
+
+    Into an empty store every row is new, so milestone_rows is a plain filter of the rows just written.
+    """
     con.sql("delete from latest_rows where order_id in (select order_id from touched)")
     con.sql(
         """
         insert into latest_rows
-        select s.* from snapshots s
-        where s.next_snapshot_date is null and s.order_id in (select order_id from touched)
+        select order_id, snapshot_date, stage, stage_run_start, previous_stage
+        from derived where next_snapshot_date is null
         """
     )
+    # Every tail row of a touched order is rewritten: the anchor's next_snapshot_date has changed.
+    con.sql(
+        """
+        delete from milestone_rows m using derived d
+        where m.order_id = d.order_id and m.snapshot_date = d.snapshot_date
+        """
+    )
+    con.sql(
+        """
+        delete from milestone_rows m using removed r
+        where m.order_id = r.order_id and m.snapshot_date = r.snapshot_date
+        """
+    )
+    if first_load:
+        columns = ", ".join(MILESTONE_COLUMNS)
+        con.sql(f"insert into milestone_rows select {columns} from snapshots where {MILESTONE_CONDITION}")
+    else:
+        columns = ", ".join(
+            "d.next_snapshot_date" if c == "next_snapshot_date" else f"r.{c}" for c in MILESTONE_COLUMNS
+        )
+        for rows, origin in (("snapshots", "not d.is_incoming"), ("incoming_rows", "d.is_incoming")):
+            con.sql(
+                f"""
+                insert into milestone_rows
+                select {columns}
+                from {rows} r
+                join derived d on {origin} and d.order_id = r.order_id and d.snapshot_date = r.snapshot_date
+                where {MILESTONE_CONDITION}
+                """
+            )
     dates = [row[0] for row in con.sql("select snapshot_date from changed_dates").fetchall()]
     con.sql("delete from stage_days where list_contains($dates, snapshot_date)", params={"dates": dates})
     con.sql(f"insert into stage_days {STAGE_DAYS_SELECT}", params={"dates": dates})
-    con.sql(
-        """
-        insert into ingest_contents
-        select $ingest_id, 'snapshots', snapshot_date, market, count(*) from incoming_rows group by all
-        """,
-        params={"ingest_id": ingest_id},
-    )
+    con.sql("delete from market_days where list_contains($dates, snapshot_date)", params={"dates": dates})
+    con.sql(f"insert into market_days {MARKET_DAYS_SELECT}", params={"dates": dates})
 
 
 def _load_footprint(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:

@@ -1,8 +1,13 @@
-"""Reading one input file into a frame of raw values with its 1-based data row numbers.
+"""Opening input files as DuckDB relations of raw values, with each row's file and 1-based data row.
 
-CSV (plain or gzip) goes through DuckDB's reader, which reports ragged rows and invalid UTF-8 with
-their line numbers instead of guessing; Parquet through Polars. Nothing here judges values: that is
-validate.py's job.
+Nothing is converted into Polars or Python rows: DuckDB reads the files where they are. CSV (plain or
+gzip) is read as text with explicit columns, so ragged rows and invalid UTF-8 are reported with
+their line numbers instead of guessed around, into a temporary table (parsing once). Parquet is read
+in place through a view; files with the same columns and types are read together as one relation,
+so a year of daily files costs one scan, not 365. Nothing here judges values: that is validate.py's.
+
+Paths reach DuckDB only as bound parameters or through its relational API (`read_csv`,
+`read_parquet`), never formatted into SQL text.
 """
 
 from __future__ import annotations
@@ -14,38 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
-from opslens.ingest.problems import Problem
+from opslens.ingest.problems import Problem, ProblemList
 
-ROW = "__row"  # the 1-based data row number carried alongside the values
+FILE = "__file"  # index of the file (in the order given) a row came from
+ROW = "__row"  # the row's 1-based data row number in its file
 
 
 @dataclass
-class RawFile:
-    """A file's columns as read (strings for CSV, native types for Parquet) plus the ROW column."""
+class Source:
+    """Files of one format and layout, readable as one relation: raw columns plus FILE and ROW."""
 
-    path: Path
-    frame: pl.DataFrame
-
-
-def read_file(path: Path) -> RawFile | Problem:
-    """Read a file, or say precisely why it cannot be read."""
-    name = str(path)
-    if not path.exists():
-        return Problem(name, "file not found")
-    if path.is_dir():
-        return Problem(name, "is a folder, not a file")
-    if path.stat().st_size == 0:
-        return Problem(name, "empty file (no header, no rows)")
-    suffixes = [s.lower() for s in path.suffixes]
-    try:
-        frame = _read_parquet(path) if suffixes[-1:] == [".parquet"] else _read_csv(path)
-    except _Unreadable as error:
-        return error.problem
-    if frame.height == 0:
-        return Problem(name, "empty file: a header but no data rows")
-    return RawFile(path, frame.with_row_index(ROW, offset=1))
+    relation: str  # a temporary view
+    columns: dict[str, str]  # raw column name -> DuckDB type (VARCHAR for every CSV column)
+    files: list[int]  # indexes of the files it holds, in the order given
+    text_table: str | None = None  # CSV: the temporary table of parsed text behind the view
 
 
 class _Unreadable(Exception):
@@ -53,11 +41,143 @@ class _Unreadable(Exception):
         self.problem = problem
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
+def open_sources(con: duckdb.DuckDBPyConnection, paths: list[Path], problems: ProblemList) -> list[Source]:
+    """Every readable file as part of a Source; a file that cannot be read becomes a Problem instead."""
+    con.sql("create or replace temp table source_files (file_index INTEGER, path VARCHAR)")
+    sources: list[Source] = []
+    parquet: list[int] = []
+    for index, path in enumerate(paths):
+        try:
+            _check_exists(path)
+            if path.suffix.lower() == ".parquet":
+                parquet.append(index)
+            else:
+                sources.append(_open_csv(con, path, index))
+        except _Unreadable as error:
+            problems.add(error.problem)
+    groups: dict[object, list[int]] = {}  # files with identical columns and types are read together
+    for index, layout in zip(parquet, _parquet_layouts(con, [paths[i] for i in parquet]), strict=True):
+        if isinstance(layout, Problem):
+            problems.add(layout)
+        else:
+            groups.setdefault(layout, []).append(index)
+    for number, indexes in enumerate(groups.values()):
+        sources.append(_open_parquet_group(con, [paths[i] for i in indexes], indexes, number))
+    sources.sort(key=lambda source: source.files[0])
+    return sources
+
+
+def drop_text(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Free a CSV source's parsed text once its rows have been typed."""
+    if source.text_table:
+        con.sql(f"drop view if exists {source.relation}")
+        con.sql(f"drop table if exists temp.{source.text_table}")
+
+
+def _check_exists(path: Path) -> None:
+    name = str(path)
+    if not path.exists():
+        raise _Unreadable(Problem(name, "file not found"))
+    if path.is_dir():
+        raise _Unreadable(Problem(name, "is a folder, not a file"))
+    if path.stat().st_size == 0:
+        raise _Unreadable(Problem(name, "empty file (no header, no rows)"))
+
+
+def _parquet_layouts(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> list[object]:
+    """Per file, a key of its columns and types (equal keys read together), or the Problem reading it.
+
+    The footers of all files are read in one query; only if one is damaged are they read one by one,
+    to name it.
+    """
+    if not paths:
+        return []
+    files = [str(p) for p in paths]
     try:
-        return pl.read_parquet(path)
-    except Exception as error:  # Polars raises several kinds for a damaged file
-        raise _Unreadable(Problem(str(path), f"not a readable Parquet file ({_first_line(error)})")) from None
+        schema = dict(
+            con.sql(
+                "select file_name, list((name, type, converted_type, logical_type, scale, precision) order by name)"
+                " from parquet_schema($files) group by 1",
+                params={"files": files},
+            ).fetchall()
+        )
+        rows = dict(
+            con.sql("select file_name, num_rows from parquet_file_metadata($files)", params={"files": files}).fetchall()
+        )
+        return [str(schema[f]) if rows[f] else Problem(f, "empty file: a header but no data rows") for f in files]
+    except (duckdb.Error, KeyError):
+        return [_parquet_layout(con, path) for path in paths]
+
+
+def _parquet_layout(con: duckdb.DuckDBPyConnection, path: Path) -> object:
+    """One file's columns and types, or the Problem reading it."""
+    try:
+        relation = con.read_parquet(str(path))
+        layout = str(list(zip(relation.columns, [str(t) for t in relation.types], strict=True)))
+        rows = relation.aggregate("count(*)").fetchall()[0][0]
+    except duckdb.Error as error:
+        return Problem(str(path), f"not a readable Parquet file ({_first_line(error)})")
+    if not rows:
+        return Problem(str(path), "empty file: a header but no data rows")
+    return layout
+
+
+def _open_parquet_group(con: duckdb.DuckDBPyConnection, paths: list[Path], indexes: list[int], number: int) -> Source:
+    for index, path in zip(indexes, paths, strict=True):
+        con.sql("insert into source_files values ($index, $path)", params={"index": index, "path": str(path)})
+    scan = f"parquet_scan_{number}"
+    files = con.read_parquet([str(p) for p in paths], filename=True, file_row_number=True)
+    files.create_view(scan, replace=True)
+    columns = dict(zip(files.columns, [str(t) for t in files.types], strict=True))
+    columns.pop("filename"), columns.pop("file_row_number")
+    relation = f"parquet_source_{number}"
+    con.sql(
+        f"""
+        create or replace temp view {relation} as
+        select r.* exclude (filename, file_row_number), f.file_index as {FILE}, r.file_row_number + 1 as {ROW}
+        from {scan} r join source_files f on f.path = r.filename
+        """
+    )
+    return Source(relation, columns, indexes)
+
+
+def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, index: int) -> Source:
+    """The file as text columns in a temporary table; structural errors become Problems with their rows."""
+    columns = {name: "VARCHAR" for name in _read_header(path)}
+    relation = f"csv_source_{index}"
+    try:
+        rows = con.read_csv(
+            str(path),
+            header=True,
+            columns=columns,
+            delimiter=",",
+            quotechar='"',
+            escapechar='"',
+            auto_detect=False,
+            store_rejects=True,
+            encoding="utf-8",
+        )
+        rows.create_view(f"{relation}_scan", replace=True)
+        # rowid follows the file's order (insertion order is preserved), so it gives the data row
+        con.sql(f"create or replace temp table {relation} as select * from {relation}_scan")
+    except duckdb.Error as error:
+        raise _Unreadable(Problem(str(path), f"not a readable CSV file ({_first_line(error)})")) from None
+    finally:
+        con.sql(f"drop view if exists {relation}_scan")
+    rejects = con.sql("select line, error_type, csv_line from reject_errors order by line limit 1").fetchall()
+    con.sql("delete from reject_errors")  # the reject tables keep every scan's rows: start clean for the next file
+    if rejects:
+        con.sql(f"drop table {relation}")
+        line, error_type, csv_line = rejects[0]
+        raise _Unreadable(Problem(str(path), _describe_reject(error_type, csv_line), line - 1, None, None))
+    if not con.sql(f"select count(*) from {relation}").fetchall()[0][0]:
+        con.sql(f"drop table {relation}")
+        raise _Unreadable(Problem(str(path), "empty file: a header but no data rows"))
+    con.sql(
+        f"create or replace temp view {relation}_rows as"
+        f" select *, {index} as {FILE}, rowid + 1 as {ROW} from {relation}"
+    )
+    return Source(f"{relation}_rows", columns, [index], text_table=relation)
 
 
 def _read_header(path: Path) -> list[str]:
@@ -80,31 +200,6 @@ def _read_header(path: Path) -> list[str]:
     if repeated:
         raise _Unreadable(Problem(str(path), f"the header repeats column(s): {', '.join(repeated)}"))
     return names
-
-
-def _read_csv(path: Path) -> pl.DataFrame:
-    """All columns as text; structural errors (ragged rows, bad encoding) become Problems with rows."""
-    columns = {name: "VARCHAR" for name in _read_header(path)}
-    con = duckdb.connect()
-    try:
-        try:
-            relation = con.sql(
-                "select * from read_csv($path, header = true, columns = $columns, delim = ',', quote = '\"',"
-                " escape = '\"', auto_detect = false, store_rejects = true, encoding = 'utf-8')",
-                params={"path": str(path), "columns": columns},
-            )
-            frame = relation.pl()
-        except duckdb.Error as error:
-            raise _Unreadable(Problem(str(path), f"not a readable CSV file ({_first_line(error)})")) from None
-        rejects = con.sql(
-            "select line, column_name, error_type, csv_line from reject_errors order by line limit 1"
-        ).fetchall()
-    finally:
-        con.close()
-    if rejects:
-        line, _column, error_type, csv_line = rejects[0]
-        raise _Unreadable(Problem(str(path), _describe_reject(error_type, csv_line), line - 1, None, None))
-    return frame
 
 
 def _describe_reject(error_type: str, csv_line: str | None) -> str:

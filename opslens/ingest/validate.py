@@ -1,44 +1,59 @@
-"""Checking raw files against the contract and turning them into typed frames.
+"""Checking sources against the contract in DuckDB, and typing their columns.
 
-Every check is vectorised in Polars and reports the first few offending rows with file, row,
-column and value; all checks run before anything is written, so a rejected ingest writes nothing.
+Each source (see read.py) gets a view with every contract column converted to its contract type
+next to its raw value. One aggregate query counts, per file, the rows breaking each rule;
+only a rule that is broken costs a second query, for the first few offending rows (file, row,
+column and value). All checks run before anything is written, so a rejected ingest writes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import polars as pl
+import duckdb
 
 from opslens.contract import (
     FOOTPRINT_COLUMNS,
     PAST_MILESTONES,
     SNAPSHOT_COLUMNS,
+    SQL_TYPES,
     STAGES,
     TYPE_HINTS,
     Column,
 )
 from opslens.ingest.problems import Problem, ProblemList
-from opslens.ingest.read import ROW, RawFile
+from opslens.ingest.read import FILE, ROW, Source
 
-FILE = "__file"
-TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
-POLARS_TYPES: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "timestamp": pl.Datetime("us"),
-    "text": pl.String(),
-    "count": pl.Int64(),
-    "money": pl.Float64(),
-}
+RAW = "raw__"  # prefix of the raw values (text trimmed, empty as NULL) kept beside the typed ones
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+WHOLE_NUMBER = "[+-]?[0-9]+"
+DECIMAL_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
 
 
 @dataclass
-class CheckedFile:
-    """A file that passed the per-file checks: its kind, typed contract columns, and warnings."""
+class CheckedSource:
+    """A source that passed every per-row check: its kind and a relation of typed contract columns."""
 
     kind: str  # snapshots | footprint
-    frame: pl.DataFrame  # contract columns in order, plus FILE and ROW
-    warnings: list[str]
+    relation: str  # contract columns in contract order, plus FILE and ROW
+    source: Source
+
+
+@dataclass(frozen=True)
+class _Check:
+    column: str
+    condition: str  # SQL over the typed columns and their RAW texts: true for an offending row
+    message: str
+    value: str  # SQL for the value to show (text)
 
 
 def file_kind(columns: list[str]) -> str:
@@ -48,126 +63,157 @@ def file_kind(columns: list[str]) -> str:
     return "snapshots"
 
 
-def check_file(raw: RawFile, problems: ProblemList) -> CheckedFile | None:
-    """Type every contract column and apply the row rules; None when the file has problems."""
-    name = str(raw.path)
-    present = [c for c in raw.frame.columns if c != ROW]
+def check_source(
+    con: duckdb.DuckDBPyConnection, source: Source, names: list[str], problems: ProblemList, warnings: list[str]
+) -> CheckedSource | None:
+    """Type every contract column and apply the row rules; None when a file of the source has problems."""
+    present = [c for c in source.columns if c not in (FILE, ROW)]
     kind = file_kind(present)
     contract = SNAPSHOT_COLUMNS if kind == "snapshots" else FOOTPRINT_COLUMNS
-    known = {c.name for c in contract}
     missing = [c.name for c in contract if c.required and c.name not in present]
     if missing:
         needed = ", ".join(c.name for c in contract if c.required)
-        for column in missing:
-            problems.add(Problem(name, f"required column is missing (a {kind} file needs: {needed})", None, column))
+        for index in source.files:
+            for column in missing:
+                problems.add(
+                    Problem(names[index], f"required column is missing (a {kind} file needs: {needed})", None, column)
+                )
         return None
-    warnings = [f"{name}: column '{c}' is not part of the contract and was ignored" for c in present if c not in known]
+    known = {c.name for c in contract}
+    for index in source.files:
+        warnings += [
+            f"{names[index]}: column '{c}' is not part of the contract and was ignored"
+            for c in present
+            if c not in known
+        ]
+
+    checked = f"checked_{source.relation}"
+    con.sql(f"create or replace temp view {checked} as {_typed_select(contract, source)}")
+    checks = _checks(contract, source.columns, kind)
     before = len(problems.items) + problems.more
-    typed = [_typed(raw.frame, column, name, problems) for column in contract]
-    frame = pl.DataFrame(typed).with_columns(raw.frame[ROW], pl.lit(name).alias(FILE))
-    row_rules = _snapshot_rules(frame) if kind == "snapshots" else _footprint_rules(frame)
-    for column, condition, message in row_rules:
-        offending = frame.filter(condition).select(ROW)
-        values = raw.frame[column] if column in raw.frame.columns else frame[column]
-        _add(problems, name, offending.with_columns(values.gather(offending[ROW] - 1).alias("value")), column, message)
+    counts = con.sql(
+        f"select {FILE}, {', '.join(f'count_if({c.condition})' for c in checks)} from {checked} group by all order by 1"
+    ).fetchall()
+    for index, *per_check in counts:
+        for check, total in zip(checks, per_check, strict=True):
+            if total:
+                rows = con.sql(
+                    f"select {ROW}, cast({check.value} as VARCHAR) from {checked}"
+                    f" where {FILE} = $file and ({check.condition})"
+                    f" order by {ROW} limit 5",
+                    params={"file": index},
+                ).fetchall()
+                problems.add_rows(names[index], rows, check.column, check.message, total)
     if len(problems.items) + problems.more > before:
         return None
-    return CheckedFile(kind, frame, warnings)
+    return CheckedSource(kind, checked, source)
 
 
-def _typed(frame: pl.DataFrame, column: Column, file: str, problems: ProblemList) -> pl.Series:
-    """The column converted to its contract type; values that do not convert are reported."""
-    if column.name not in frame.columns:
-        return pl.Series(column.name, [None] * frame.height, dtype=POLARS_TYPES[column.kind])
-    raw = frame[column.name]
-    if raw.dtype == pl.String:
-        raw = raw.str.strip_chars().replace("", None)
-    parsed = _convert(raw, column.kind).alias(column.name)
-    bad = frame.select(ROW).with_columns(raw.alias("value")).filter(raw.is_not_null() & parsed.is_null())
-    _add(problems, file, bad, column.name, f"is not {TYPE_HINTS[column.kind]}")
-    if column.required:
-        nulls = frame.select(ROW).with_columns(pl.lit(None).alias("value")).filter(raw.is_null())
-        _add(problems, file, nulls, column.name, "is empty, but the column is required")
-    return parsed
+def _typed_select(contract: tuple[Column, ...], source: Source) -> str:
+    """Each contract column typed (NULL where absent), each present one's raw value, FILE and ROW."""
+    typed, raw = [], []
+    for column in contract:
+        if column.name not in source.columns:
+            typed.append(f"null::{SQL_TYPES[column.kind]} as {column.name}")
+            continue
+        raw_type = source.columns[column.name]
+        value = f"nullif(trim({column.name}, {_WHITESPACE}), '')" if raw_type == "VARCHAR" else column.name
+        typed.append(f"{_convert(column.name, raw_type, column.kind, value)} as {column.name}")
+        raw.append(f"{value} as {RAW}{column.name}")
+    return f"select {', '.join(typed + raw)}, {FILE}, {ROW} from {source.relation}"
 
 
-def _convert(raw: pl.Series, kind: str) -> pl.Series:
-    """Strictly typed values, null where a value does not convert (checked by the caller)."""
-    if raw.dtype != pl.String:
-        if kind == "timestamp" and isinstance(raw.dtype, pl.Datetime) and raw.dtype.time_zone:
-            raw = raw.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        converted = raw.cast(POLARS_TYPES[kind], strict=False)
-    elif kind == "date":
-        converted = raw.str.to_date("%Y-%m-%d", strict=False)
-    elif kind == "timestamp":
-        candidates = [raw.str.to_datetime(f, time_unit="us", strict=False) for f in TIMESTAMP_FORMATS]
-        candidates.append(raw.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
-        converted = pl.select(pl.coalesce(candidates)).to_series()
-    elif kind == "count":
-        converted = raw.str.to_integer(strict=False)
-    elif kind == "money":
-        converted = raw.cast(pl.Float64, strict=False)
-    else:
-        converted = raw
+def _always_converts(raw_type: str, kind: str) -> bool:
+    """Values already of the contract's type need no parse check (a Parquet DATE column, say)."""
+    return raw_type == SQL_TYPES[kind] and kind != "money"  # money must still be finite
+
+
+def _convert(name: str, raw_type: str, kind: str, text: str) -> str:
+    """SQL that converts the raw column to its contract type, NULL where a value does not convert."""
+    if raw_type == "VARCHAR":
+        if kind == "date":
+            return f"try_strptime({text}, '%Y-%m-%d')::DATE"
+        if kind == "timestamp":
+            formats = ", ".join(f"'{f}'" for f in TIMESTAMP_FORMATS)
+            return f"try_strptime({text}, [{formats}])"
+        if kind == "count":
+            return f"case when regexp_full_match({text}, '{WHOLE_NUMBER}') then try_cast({text} as BIGINT) end"
+        if kind == "money":
+            number = f"case when regexp_full_match({text}, '{DECIMAL_NUMBER}') then try_cast({text} as DOUBLE) end"
+            return f"case when isfinite({number}) then {number} end"
+        return text
+    if kind == "timestamp" and raw_type == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {name})"
+    if kind == "count" and (raw_type in ("FLOAT", "DOUBLE") or raw_type.startswith("DECIMAL")):
+        return f"case when {name} = trunc({name}) then try_cast({name} as BIGINT) end"
     if kind == "money":
-        converted = pl.select(pl.when(converted.is_finite()).then(converted)).to_series()
-    return converted
+        return f"case when isfinite(try_cast({name} as DOUBLE)) then try_cast({name} as DOUBLE) end"
+    return f"try_cast({name} as {SQL_TYPES[kind]})"
 
 
-def _snapshot_rules(frame: pl.DataFrame) -> list[tuple[str, pl.Expr, str]]:
+def _checks(contract: tuple[Column, ...], columns: dict[str, str], kind: str) -> list[_Check]:
+    """Every rule in report order: each column's type and required value, then SPEC §1's row rules."""
+    checks = []
+    for column in contract:
+        if column.name not in columns:
+            continue
+        raw = f"{RAW}{column.name}"
+        if not _always_converts(columns[column.name], column.kind):
+            message = f"is not {TYPE_HINTS[column.kind]}"
+            checks.append(_Check(column.name, f"{raw} is not null and {column.name} is null", message, raw))
+        if column.required:
+            checks.append(_Check(column.name, f"{raw} is null", "is empty, but the column is required", "null"))
+    rules = _snapshot_rules() if kind == "snapshots" else _footprint_rules()
+    checks += [_Check(column, condition, message, f"{RAW}{column}") for column, condition, message in rules]
+    return [c for c in checks if c.column in columns]
+
+
+def _snapshot_rules() -> list[tuple[str, str, str]]:
     """SPEC §1 row rules for snapshot files: (column, offending-row condition, message)."""
-    day_end = pl.col("snapshot_date").cast(pl.Datetime("us")) + pl.duration(days=1)
-    rules = [
-        (
-            "stage",
-            ~pl.col("stage").is_in(STAGES) & pl.col("stage").is_not_null(),
-            f"is not a stage; allowed: {', '.join(STAGES)}",
-        )
+    stages = ", ".join(f"'{s}'" for s in STAGES)
+    rules = [("stage", f"stage not in ({stages})", f"is not a stage; allowed: {', '.join(STAGES)}")]
+    rules += [(c, f"{c} < 0", "is negative; must be >= 0") for c in ("missed_appointments", "truck_rolls", "mrr")]
+    rules += [
+        (c, f"{c} >= snapshot_date + interval 1 day", "is later than the end of the row's snapshot_date")
+        for c in PAST_MILESTONES
     ]
-    rules += [(c, pl.col(c) < 0, "is negative; must be >= 0") for c in ("missed_appointments", "truck_rolls", "mrr")]
-    rules += [(c, pl.col(c) >= day_end, "is later than the end of the row's snapshot_date") for c in PAST_MILESTONES]
-    rules.append(("installed_at", pl.col("installed_at") < pl.col("ordered_at"), "is before ordered_at"))
+    rules.append(("installed_at", "installed_at < ordered_at", "is before ordered_at"))
     return rules
 
 
-def _footprint_rules(frame: pl.DataFrame) -> list[tuple[str, pl.Expr, str]]:
+def _footprint_rules() -> list[tuple[str, str, str]]:
     """SPEC §1 rules for footprint files."""
     return [
-        ("premises_passed", pl.col("premises_passed") < 0, "is negative; must be >= 0"),
-        ("premises_ready", pl.col("premises_ready") < 0, "is negative; must be >= 0"),
-        ("premises_ready", pl.col("premises_ready") > pl.col("premises_passed"), "is more than premises_passed"),
+        ("premises_passed", "premises_passed < 0", "is negative; must be >= 0"),
+        ("premises_ready", "premises_ready < 0", "is negative; must be >= 0"),
+        ("premises_ready", "premises_ready > premises_passed", "is more than premises_passed"),
     ]
 
 
-def _add(problems: ProblemList, file: str, offending: pl.DataFrame, column: str, message: str) -> None:
-    if offending.height:
-        rows = offending.head(5).select(ROW, "value").rows()
-        problems.add_rows(file, rows, column, message, offending.height)
-
-
-def check_duplicates(con, table: str, key: list[str], problems: ProblemList) -> None:
-    """Report each repeated key among the staged rows, pointing at the repeat and the first occurrence."""
+def check_duplicates(con, relation: str, key: list[str], names: list[str], problems: ProblemList) -> None:
+    """Report each repeated key, pointing at the repeat and the first occurrence."""
     columns = ", ".join(key)
     # A hash aggregate finds whether any key repeats far faster than ranking every row; rank only then.
-    if not con.sql(f"select 1 from {table} group by {columns} having count(*) > 1 limit 1").fetchall():
+    if not con.sql(f"select 1 from {relation} group by {columns} having count(*) > 1 limit 1").fetchall():
         return
     repeats = con.sql(
         f"""
         with ranked as (
-            select {columns}, source_file, source_row, source_order,
+            select {columns}, {FILE}, {ROW},
                 row_number() over by_key as occurrence,
-                first_value(source_file) over by_key as first_file,
-                first_value(source_row) over by_key as first_row
-            from {table}
-            window by_key as (partition by {columns} order by source_order, source_row)
+                first_value({FILE}) over by_key as first_file,
+                first_value({ROW}) over by_key as first_row
+            from {relation}
+            window by_key as (partition by {columns} order by {FILE}, {ROW})
         )
-        select * exclude (source_order) from ranked where occurrence > 1 order by source_order, source_row
+        select * from ranked where occurrence > 1 order by {FILE}, {ROW}
         """
     ).fetchall()
     label = ", ".join(key)
     for row in repeats[:10]:
         value = ", ".join(str(v) for v in row[: len(key)])
         file, line, _, first_file, first_row = row[len(key) :]
-        problems.add(Problem(file, f"repeats ({label}) first seen in {first_file} row {first_row}", line, label, value))
+        message = f"repeats ({label}) first seen in {names[first_file]} row {first_row}"
+        problems.add(Problem(names[file], message, line, label, value))
     if len(repeats) > 10:
         problems.add(Problem("(this ingest)", f"{len(repeats) - 10} more repeated ({label}) rows"))

@@ -26,75 +26,64 @@ create or replace temp macro opslens_snap(as_of, markets, products, segments) as
 -- The dates a trend shows: the store's snapshot dates up to S, within [start, end] when given.
 create or replace temp macro opslens_trend_dates(as_of, start_date, end_date) as table
     select distinct snapshot_date
-    from stage_days
+    from market_days
     where snapshot_date <= as_of
       and (start_date is null or snapshot_date >= start_date)
       and (end_date is null or snapshot_date <= end_date);
 
--- Each order's latest row as of S (greatest snapshot_date <= S), filtered. At the store's newest
--- date (what people look at most) that is each order's latest row overall, kept in latest_rows by
--- ingest; for an earlier S it is found in the history. Only one branch runs: the other's condition
--- is false before any row is read.
+-- Each order's latest row as of S (greatest snapshot_date <= S), filtered, for the orders that can be
+-- in a milestone population (installed and invoiced, or ready after the order; see MILESTONE_CONDITION
+-- in opslens/store.py): a row of milestone_rows is the latest as of S when S lies in
+-- [snapshot_date, next_snapshot_date). Ingest keeps milestone_rows, so no date reads the history.
 create or replace temp macro opslens_latest(as_of, markets, products, segments) as table
-    select s.*
-    from latest_rows s
-    where as_of >= (select max(snapshot_date) from stage_days)
-      and opslens_passes(markets, products, segments, s.market, s.product, s.segment)
-    union all
-    select s.*
-    from snapshots s
-    where as_of < (select max(snapshot_date) from stage_days)
-      and s.snapshot_date <= as_of
-      and (s.next_snapshot_date is null or s.next_snapshot_date > as_of)
-      and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
+    select m.*
+    from milestone_rows m
+    where m.snapshot_date <= as_of
+      and (m.next_snapshot_date is null or m.next_snapshot_date > as_of)
+      and opslens_passes(markets, products, segments, m.market, m.product, m.segment);
+
+-- The exception rules in the SPEC's order: how exceptions are sorted and ties between rules broken.
+create or replace temp macro opslens_rule_order() as table
+    select * from (values
+        ('stalled', 1), ('overdue_appointment', 2), ('missed_appointment', 3), ('repeat_visit', 4),
+        ('scheduled_before_ready', 5), ('invoiced_before_activation', 6), ('stage_mismatch', 7),
+        ('fallout', 8), ('missing_from_snapshot', 9)
+    ) as rule_order(rule, rule_index);
+
+-- snap(S) with the exception rules each row breaks (SPEC §2 "Exceptions"), as a list in rule order
+-- ([] for none). Every rule about a row is defined here and only here; missing_from_snapshot is about
+-- an absent row and is found in opslens_exceptions.
+-- stall_limits: days per open stage, as a list in lifecycle order (indexed by stage_index).
+create or replace temp macro opslens_snap_rules(as_of, markets, products, segments, stall_limits) as table
+    select
+        *,
+        list_filter([
+            case when is_open and age_in_stage_days > stall_limits[stage_index] then 'stalled' end,
+            case when stage = 'scheduled' and appointment_at::date < as_of then 'overdue_appointment' end,
+            case when is_open and missed_appointments >= 1 then 'missed_appointment' end,
+            case when truck_rolls >= 2 then 'repeat_visit' end,
+            case when is_open and appointment_at is not null
+                      and (network_ready_at is null or network_ready_at > appointment_at)
+                 then 'scheduled_before_ready' end,
+            case when invoiced_at is not null and (activated_at is null or activated_at > invoiced_at)
+                 then 'invoiced_before_activation' end,
+            -- the lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5)
+            case when is_open and stage_index < case when invoiced_at is not null then 7
+                                                      when activated_at is not null then 6
+                                                      when installed_at is not null then 5
+                                                      else 0 end
+                 then 'stage_mismatch' end,
+            case when is_open and fallout_code is not null then 'fallout' end
+        ], lambda rule: rule is not null) as rules
+    from opslens_snap(as_of, markets, products, segments);
 
 -- Exceptions at S: one row per order and rule (SPEC §2 "Exceptions").
--- stall_limits: days per open stage, as a list in lifecycle order (indexed by stage_index).
 create or replace temp macro opslens_exceptions(as_of, markets, products, segments, stall_limits) as table
-with snap as (
-    select * from opslens_snap(as_of, markets, products, segments)
-),
--- The lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5).
-milestone_stage as (
-    select *,
-        case
-            when invoiced_at is not null then 7
-            when activated_at is not null then 6
-            when installed_at is not null then 5
-            else 0
-        end as implied_stage_index
-    from snap
-),
-rule_hits as (
-    select *, 'stalled' as rule from snap
-    where is_open and age_in_stage_days > stall_limits[stage_index]
-    union all
-    select *, 'overdue_appointment' from snap
-    where stage = 'scheduled' and appointment_at::date < as_of
-    union all
-    select *, 'missed_appointment' from snap
-    where is_open and missed_appointments >= 1
-    union all
-    select *, 'repeat_visit' from snap
-    where truck_rolls >= 2
-    union all
-    select *, 'scheduled_before_ready' from snap
-    where is_open and appointment_at is not null
-      and (network_ready_at is null or network_ready_at > appointment_at)
-    union all
-    select *, 'invoiced_before_activation' from snap
-    where invoiced_at is not null and (activated_at is null or activated_at > invoiced_at)
-    union all
-    select * exclude (implied_stage_index), 'stage_mismatch' from milestone_stage
-    where is_open and stage_index < implied_stage_index
-    union all
-    select *, 'fallout' from snap
-    where is_open and fallout_code is not null
+with rule_hits as (
+    select * exclude (rules), unnest(rules) as rule
+    from opslens_snap_rules(as_of, markets, products, segments, stall_limits)
 ),
 -- missing_from_snapshot: open at the market's previous snapshot, absent at S, market reported at S.
-market_days as (
-    select distinct market, snapshot_date from stage_days where snapshot_date <= as_of
-),
 previous_day as (
     select market, max(snapshot_date) as previous_date
     from market_days
@@ -117,17 +106,12 @@ missing as (
       and opslens_passes(markets, products, segments, p.market, p.product, p.segment)
       and not exists (select 1 from snapshots s where s.snapshot_date = as_of and s.order_id = p.order_id)
 ),
-rule_order(rule, rule_index) as (
-    values ('stalled', 1), ('overdue_appointment', 2), ('missed_appointment', 3), ('repeat_visit', 4),
-           ('scheduled_before_ready', 5), ('invoiced_before_activation', 6), ('stage_mismatch', 7),
-           ('fallout', 8), ('missing_from_snapshot', 9)
-),
 final as (
     select
         h.order_id, h.market, h.stage, h.rule, h.age_in_stage_days, h.mrr,
         h.product, h.segment, h.age_days, h.stage_index, o.rule_index
     from (select * from rule_hits union all by name select * from missing) h
-    join rule_order o using (rule)
+    join opslens_rule_order() o using (rule)
 )
 select * from final;
 

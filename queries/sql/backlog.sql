@@ -1,11 +1,6 @@
 -- backlog: one row per open stage at S, in lifecycle order, zeros included (SPEC §2 "Backlog by stage").
 with snap as (
-    select * from opslens_snap($as_of, $markets, $products, $segments)
-),
-stalled as (
-    select order_id
-    from opslens_exceptions($as_of, $markets, $products, $segments, $stall_limits)
-    where rule = 'stalled'
+    select * from opslens_snap_rules($as_of, $markets, $products, $segments, $stall_limits)
 ),
 per_stage as (
     select
@@ -13,7 +8,7 @@ per_stage as (
         count(*) as orders,
         sum(coalesce(mrr, 0)) as mrr,
         quantile_cont(age_in_stage_days, 0.5) as median_age_days,
-        count(*) filter (where order_id in (select order_id from stalled)) as stalled
+        count(*) filter (where list_contains(rules, 'stalled')) as stalled
     from snap
     group by stage
 ),

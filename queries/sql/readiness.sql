@@ -1,6 +1,6 @@
 -- readiness: one row per market with rows in snap(S) (SPEC §2 "Readiness gaps, per market").
 with snap as (
-    select * from opslens_snap($as_of, $markets, $products, $segments)
+    select * from opslens_snap_rules($as_of, $markets, $products, $segments, $stall_limits)
 ),
 per_market as (
     select
@@ -9,14 +9,9 @@ per_market as (
         count(*) filter (where stage = 'awaiting_network') as awaiting_network,
         coalesce(sum(mrr) filter (where stage = 'awaiting_network'), 0)::double as awaiting_network_mrr,
         quantile_cont(age_days, 0.5) filter (where stage = 'awaiting_network') as wait_days_p50,
-        quantile_cont(age_days, 0.85) filter (where stage = 'awaiting_network') as wait_days_p85
+        quantile_cont(age_days, 0.85) filter (where stage = 'awaiting_network') as wait_days_p85,
+        count(*) filter (where list_contains(rules, 'scheduled_before_ready')) as scheduled_before_ready
     from snap
-    group by market
-),
-booked_before_ready as (
-    select market, count(*) as scheduled_before_ready
-    from opslens_exceptions($as_of, $markets, $products, $segments, $stall_limits)
-    where rule = 'scheduled_before_ready'
     group by market
 ),
 order_to_ready as (
@@ -40,13 +35,12 @@ final as (
         m.awaiting_network_mrr,
         m.wait_days_p50::double as wait_days_p50,
         m.wait_days_p85::double as wait_days_p85,
-        coalesce(b.scheduled_before_ready, 0) as scheduled_before_ready,
+        m.scheduled_before_ready,
         r.order_to_ready_days_p50::double as order_to_ready_days_p50,
         f.premises_passed,
         f.premises_ready,
         f.premises_ready / nullif(f.premises_passed, 0) as ready_share
     from per_market m
-    left join booked_before_ready b using (market)
     left join order_to_ready r using (market)
     left join footprint_as_of f using (market)
 )
