@@ -158,10 +158,22 @@ def grouped_bars(
 
 
 def histogram_with_percentiles(
-    values: pl.Series, marks: dict[str, float | None], title: str, x_title: str
+    distribution: pl.DataFrame, marks: dict[str, float | None], title: str, x_title: str
 ) -> go.Figure:
-    """Distribution of a day count with vertical lines at the given percentiles."""
-    figure = go.Figure(go.Histogram(x=values.to_list(), marker_color=ACCENT, xbins={"size": 1}, name="orders"))
+    """Orders per day count (columns days, orders), as bars one day wide, with lines at the percentiles.
+
+    The counts come from the database, so the chart carries one bar per day count, not every order.
+    """
+    figure = go.Figure(
+        go.Bar(
+            x=distribution["days"].to_list(),
+            y=distribution["orders"].to_list(),
+            marker_color=ACCENT,
+            name="orders",
+            hovertemplate="%{x} days: %{y:,} orders<extra></extra>",
+        )
+    )
+    figure.update_layout(bargap=0.05)
     for level, ((label, position), dash) in enumerate(zip(marks.items(), ["solid", "dash", "dot"], strict=False)):
         if position is not None:
             figure.add_vline(x=position, line_dash=dash, line_color=WARNING)

@@ -8,6 +8,7 @@ read-only through `queries.db`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -104,20 +105,20 @@ def _v3_latest_rows(con: duckdb.DuckDBPyConnection) -> None:
     con.sql("create table latest_rows as select * from snapshots where next_snapshot_date is null")
 
 
-def _v4_narrow_latest_rows_milestones_and_market_days(con: duckdb.DuckDBPyConnection) -> None:
-    """Rows that can be latest as of any date for the milestone datasets; rows per market and day.
+def _v4_latest_as_of_tables_and_market_days(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables for "each order's latest row as of S" at any S; rows per market and day; narrow latest_rows.
 
-    `milestone_rows` lets "each order's latest row as of S" (install to invoice, order to ready) read a
-    few rows per order instead of the history at every S; `latest_rows` shrinks to what the next
-    ingest continues from.
+    Install to invoice and order to ready read a few rows per order from LATEST_AS_OF tables instead
+    of the history; `latest_rows` shrinks to what the next ingest continues from.
     """
-    con.sql(
-        f"""
-        create table milestone_rows as
-        select {", ".join(MILESTONE_COLUMNS)} from snapshots where {MILESTONE_CONDITION}
-        order by snapshot_date
-        """
-    )
+    for latest in LATEST_AS_OF:
+        con.sql(
+            f"""
+            create table {latest.table} as
+            select {", ".join(latest.columns)} from snapshots where {latest.condition}
+            order by snapshot_date
+            """
+        )
     con.sql(
         """
         create or replace table latest_rows as
@@ -136,25 +137,33 @@ def _v4_narrow_latest_rows_milestones_and_market_days(con: duckdb.DuckDBPyConnec
     con.sql(f"insert into market_days {MARKET_DAYS_SELECT}", params={"dates": None})
 
 
-# milestone_rows: every snapshot row that can be the latest row as of some S of an order in the
-# install-to-invoice population (installed and invoiced) or the order-to-ready one (ready after the
-# order), with the columns those datasets read. A row is the latest as of S when
-# snapshot_date <= S < next_snapshot_date (or it has no next row).
-MILESTONE_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "snapshot_date",
-    "next_snapshot_date",
-    "market",
-    "product",
-    "segment",
-    "ordered_at",
-    "network_ready_at",
-    "installed_at",
-    "activated_at",
-    "invoiced_at",
-    "mrr",
+@dataclass(frozen=True)
+class LatestAsOf:
+    """The snapshot rows that can be an order's latest row as of some S in one population.
+
+    Such a row is the latest as of S when snapshot_date <= S < next_snapshot_date (or it has no next
+    row), so a population at any S is a filter of this small table, kept by ingest.
+    """
+
+    table: str
+    columns: tuple[str, ...]  # the key, then what the population's datasets read
+    condition: str  # the rows that can be in the population
+
+
+_KEY = ("order_id", "snapshot_date", "next_snapshot_date")
+_FILTERS = ("market", "product", "segment")
+LATEST_AS_OF: tuple[LatestAsOf, ...] = (
+    LatestAsOf(  # install to invoice: installed and invoiced
+        "invoiced_rows",
+        (*_KEY, *_FILTERS, "installed_at", "activated_at", "invoiced_at", "mrr"),
+        "installed_at is not null and invoiced_at is not null",
+    ),
+    LatestAsOf(  # readiness: order to ready, for orders that became ready after they were placed
+        "ready_rows",
+        (*_KEY, *_FILTERS, "ordered_at", "network_ready_at"),
+        "network_ready_at > ordered_at",
+    ),
 )
-MILESTONE_CONDITION = "(installed_at is not null and invoiced_at is not null) or network_ready_at > ordered_at"
 
 # The market_days rows for some snapshot dates ($dates; NULL = all), computed from stage_days.
 MARKET_DAYS_SELECT = """
@@ -177,7 +186,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] =
     (1, "initial schema", _v1_initial_schema),
     (2, "previous stage and daily stage counts", _v2_flows_and_daily_aggregate),
     (3, "each order's latest row", _v3_latest_rows),
-    (4, "narrow latest rows, milestone rows and market days", _v4_narrow_latest_rows_milestones_and_market_days),
+    (4, "latest-as-of tables, market days, narrow latest rows", _v4_latest_as_of_tables_and_market_days),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

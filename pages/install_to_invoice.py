@@ -36,17 +36,23 @@ if total["invoiced_orders"] == 0:
         icon=":material/filter_alt_off:",
     )
 else:
-    population = data.dataset("install_to_invoice_orders", filters)
+    distribution = data.dataset("install_to_invoice_distribution", filters)
     left, right = st.columns(2)
     with left:
         histogram = charts.histogram_with_percentiles(
-            population["install_to_invoice_days"],
+            distribution,
             {"P50": total["days_p50"], "P85": total["days_p85"], "P95": total["days_p95"]},
             "Distribution of days from install to invoice",
             "Days from install to first invoice",
         )
         st.plotly_chart(histogram, key="i2i-histogram")
-        widgets.downloads("install_to_invoice_orders", filters, population, histogram, key="i2i-histogram")
+        downloads, orders = st.columns([1, 3])
+        with downloads:
+            widgets.downloads("install_to_invoice_distribution", filters, distribution, histogram, key="i2i-histogram")
+        with orders:
+            widgets.list_download(
+                "install_to_invoice_orders", filters, f"The {total['invoiced_orders']:,} orders", key="i2i-orders"
+            )
     with right:
         markets = summary.filter(summary["market"] != "ALL")
         percentiles = charts.grouped_bars(

@@ -96,6 +96,11 @@ _DATASETS = [
         "the install-to-invoice population with each order's segment durations, slowest first",
     ),
     DatasetInfo(
+        "install_to_invoice_distribution",
+        "one row per number of days",
+        "how many orders of the install-to-invoice population took each number of days: the histogram",
+    ),
+    DatasetInfo(
         "install_to_invoice_weekly",
         "one row per install week",
         "install-to-invoice percentiles and segment medians by the week of install",

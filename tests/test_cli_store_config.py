@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import random
@@ -151,7 +152,7 @@ def _store_rows(path) -> dict[str, list[tuple]]:
     try:
         return {
             table: con.sql(f"select * from {table} order by all").fetchall()
-            for table in ("snapshots", "latest_rows", "milestone_rows", "stage_days", "market_days")
+            for table in ("snapshots", "latest_rows", "invoiced_rows", "ready_rows", "stage_days", "market_days")
         }
     finally:
         con.close()
@@ -180,6 +181,25 @@ def test_day_by_day_ingests_in_any_order_equal_one_full_load(tmp_path):
     assert len(rebuilt["latest_rows"]) == data.snapshots["order_id"].n_unique()
 
 
+def test_a_load_in_small_chunks_equals_one_in_a_single_chunk(tmp_path, monkeypatch):
+    """Large ingests load in chunks of consecutive dates; the chunk size must not change the result."""
+    data = generate(seed=12, orders=400, days=15, markets=3)
+    source = tmp_path / "history.parquet"
+    data.snapshots.write_parquet(source)
+    whole = tmp_path / "whole.duckdb"
+    ingest_files(whole, [source])
+    load_module = importlib.import_module("opslens.ingest.load")  # the package's `load` is the function
+    monkeypatch.setattr(load_module, "CHUNK_ROWS", 700)  # about three days per chunk
+    chunked = tmp_path / "chunked.duckdb"
+    ingest_files(chunked, [source])
+    assert _store_rows(chunked) == _store_rows(whole)
+    con = duckdb.connect(str(chunked), read_only=True)
+    try:
+        assert con.sql("select count(distinct ingest_id) from ingest_contents").fetchall() == [(1,)]
+    finally:
+        con.close()
+
+
 def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path):
     """Migrations 2 to 4 fill previous_stage and every derived table for stores that predate them."""
     data = generate(seed=2, orders=300, days=12, markets=3)
@@ -190,7 +210,7 @@ def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path
     downgraded = tmp_path / "v1.duckdb"
     ingest_files(downgraded, [source])
     con = duckdb.connect(str(downgraded))
-    for table in ("latest_rows", "stage_days", "milestone_rows", "market_days"):
+    for table in ("latest_rows", "stage_days", "invoiced_rows", "ready_rows", "market_days"):
         con.sql(f"drop table {table}")
     con.sql("alter table snapshots drop column previous_stage")
     con.sql("delete from schema_migrations where version >= 2")

@@ -511,6 +511,23 @@ def test_install_to_invoice_orders_slowest_first_ties_by_order_id(invoice_db):
     assert df.schema["install_week"] == pl.Date
 
 
+def test_install_to_invoice_distribution_counts_orders_per_day_count(invoice_db):
+    # days: P4 2, P2 4, P7 7, P5 8, P1 10, P3 10, P6 19 -> 10 days twice, the rest once
+    df = dataset("install_to_invoice_distribution", invoice_db)
+    expect(df, [{"days": d, "orders": n} for d, n in ((2, 1), (4, 1), (7, 1), (8, 1), (10, 2), (19, 1))])
+    assert_integer(df, "days", "orders")
+    # as of 08-20: P1 10, P2 4, P4 2; within install dates 08-03..08-09: P2 4, P3 10, P4 2
+    expect(
+        dataset("install_to_invoice_distribution", invoice_db, as_of=INVOICE_EARLIER),
+        [{"days": 2, "orders": 1}, {"days": 4, "orders": 1}, {"days": 10, "orders": 1}],
+    )
+    expect(
+        dataset("install_to_invoice_distribution", invoice_db, start=W0803, end=dt.date(2026, 8, 9)),
+        [{"days": 2, "orders": 1}, {"days": 4, "orders": 1}, {"days": 10, "orders": 1}],
+    )
+    assert dataset("install_to_invoice_distribution", invoice_db, markets=["NOWHERE"]).height == 0
+
+
 def test_install_to_invoice_orders_earlier_as_of(invoice_db):
     # latest rows as of 08-20 with both dates: P1, P2, P4 (P3, P5, P6, P7 were not invoiced yet)
     expect(dataset("install_to_invoice_orders", invoice_db, as_of=INVOICE_EARLIER), [P1, P2, P4])

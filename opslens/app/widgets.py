@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from opslens.app import data
 from opslens.app.state import describe
 from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, chart_bytes
 from opslens.export import MIME_TYPES, file_name, table_bytes
@@ -56,6 +57,24 @@ def downloads(
                 on_click="ignore",
             )
         st.caption(caption)
+
+
+def list_download(dataset: str, filters: Filters, label: str, key: str) -> None:
+    """Download buttons for a list too long to send with the page (one row per order): fetched on click."""
+    meta = _meta(dataset, filters)
+    with st.popover(label, icon=":material/download:"):
+        st.caption("One row per order, as CSV, XLSX or Parquet")
+        columns = st.columns(len(TABLE_DOWNLOADS))
+        for column, fmt in zip(columns, TABLE_DOWNLOADS, strict=True):
+            column.download_button(
+                fmt.upper(),
+                data=lambda fmt=fmt: table_bytes(data.dataset(dataset, filters), fmt, meta),
+                file_name=file_name(dataset, meta, fmt),
+                mime=MIME_TYPES[fmt],
+                key=f"{key}-{fmt}",
+                on_click="ignore",
+            )
+        st.caption(f"{dataset} · {describe(filters)}")
 
 
 def empty_state(frame: pl.DataFrame, what: str, filters: Filters) -> bool:

@@ -11,8 +11,8 @@ written once, joined with their derived columns, and stored rows whose derived c
 anchor's `next_snapshot_date`, later rows after a backfill) are updated in place. Appending a new day
 therefore writes one row per order and updates one, however long the history.
 
-`latest_rows`, `milestone_rows`, `stage_days` and `market_days` are kept up in the same
-transaction: the first three for the touched orders or changed dates only.
+`latest_rows`, the LATEST_AS_OF tables, `stage_days` and `market_days` are kept up in the same
+transaction, for the touched orders or the changed dates only.
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
 from opslens.ingest.problems import IngestRejected, ProblemList
 from opslens.ingest.read import FILE, ROW
 from opslens.ingest.validate import check_duplicates
-from opslens.store import MARKET_DAYS_SELECT, MILESTONE_COLUMNS, MILESTONE_CONDITION, STAGE_DAYS_SELECT, scalar
+from opslens.store import LATEST_AS_OF, MARKET_DAYS_SELECT, STAGE_DAYS_SELECT, LatestAsOf, scalar
 
 SNAPSHOT_LIST = ", ".join(SNAPSHOT_NAMES)
-WORK_TABLES = ("incoming_keys", "incoming_pairs", "removed", "touched", "anchors", "kept", "derived", "changed_dates")
+# Rows are loaded in chunks of consecutive snapshot dates, so that deriving and joining stay in memory:
+# a year of a million orders loads as a handful of appends instead of spilling one huge join to disk.
+CHUNK_ROWS = 4_000_000
+CHUNK_TABLES = ("chunk_keys", "incoming_pairs", "removed", "touched", "anchors", "kept", "derived", "changed_dates")
+WORK_TABLES = ("incoming_keys", *CHUNK_TABLES)
 
 # The derived columns for every row of the tail: anchors (known), kept stored rows and incoming rows.
 DERIVE = """
@@ -41,7 +45,7 @@ with tail as (
     union all
     select order_id, snapshot_date, stage, false, false, null, null, null, null from kept
     union all
-    select order_id, snapshot_date, stage, false, true, null, null, __file, __row from incoming_keys
+    select order_id, snapshot_date, stage, false, true, null, null, __file, __row from chunk_keys
 ),
 flagged as (
     select *,
@@ -72,8 +76,15 @@ def load(con: duckdb.DuckDBPyConnection, log_entry: dict, names: list[str], in_d
     con.sql("begin transaction")
     try:
         ingest_id = next_ingest_id(con)
-        if scalar(con, "select count(*) from incoming_keys"):
-            _load_snapshots(con, ingest_id, names, in_date_order)
+        for first, last in _chunks(con):
+            _load_snapshots(con, first, last, names, in_date_order)
+        con.sql(
+            """
+            insert into ingest_contents
+            select $ingest_id, 'snapshots', snapshot_date, market, count(*) from incoming_keys group by all
+            """,
+            params={"ingest_id": ingest_id},
+        )
         if scalar(con, "select count(*) from incoming_footprint"):
             _load_footprint(con, ingest_id)
         _log(con, ingest_id, "loaded", log_entry)
@@ -82,6 +93,20 @@ def load(con: duckdb.DuckDBPyConnection, log_entry: dict, names: list[str], in_d
         con.sql("rollback")
         raise
     return ingest_id
+
+
+def _chunks(con: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive date ranges of the incoming rows, each of at most CHUNK_ROWS rows (or one date)."""
+    chunks: list[tuple[dt.date, dt.date]] = []
+    rows_in_chunk = 0
+    for day, rows in con.sql("select snapshot_date, count(*) from incoming_keys group by 1 order by 1").fetchall():
+        if chunks and rows_in_chunk + rows <= CHUNK_ROWS:
+            chunks[-1] = (chunks[-1][0], day)
+            rows_in_chunk += rows
+        else:
+            chunks.append((day, day))
+            rows_in_chunk = rows
+    return chunks
 
 
 def stage_keys(con: duckdb.DuckDBPyConnection) -> None:
@@ -103,13 +128,23 @@ def next_ingest_id(con: duckdb.DuckDBPyConnection) -> int:
     return scalar(con, "select coalesce(max(ingest_id), 0) + 1 from ingests")
 
 
-def _load_snapshots(con: duckdb.DuckDBPyConnection, ingest_id: int, names: list[str], in_date_order: bool) -> None:
+def _load_snapshots(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date, names: list[str], in_date_order: bool
+) -> None:
+    """Load the incoming rows dated first..last, as an append to what the store holds by then."""
+    for table in CHUNK_TABLES:
+        con.sql(f"drop table if exists temp.{table}")
+    con.sql(
+        "create temp table chunk_keys as select * from incoming_keys where snapshot_date between $first and $last",
+        params={"first": first, "last": last},
+    )
+    chunk = {"first": first, "last": last}
     first_load = not scalar(con, "select count(*) from latest_rows")
     _find_tails(con)
     con.sql(DERIVE)
     if con.sql("select 1 from derived where next_snapshot_date = snapshot_date limit 1").fetchall():
         problems = ProblemList()  # two tail rows on one date: only incoming rows can share a key
-        check_duplicates(con, "incoming_keys", ["snapshot_date", "order_id"], names, problems)
+        check_duplicates(con, "chunk_keys", ["snapshot_date", "order_id"], names, problems)
         raise IngestRejected(problems.items, problems.more)
     con.sql(
         """
@@ -119,27 +154,20 @@ def _load_snapshots(con: duckdb.DuckDBPyConnection, ingest_id: int, names: list[
         select distinct snapshot_date from removed
         """
     )
-    _write_rows(con, in_date_order)
-    _keep_up_derived_tables(con, first_load)
-    con.sql(
-        """
-        insert into ingest_contents
-        select $ingest_id, 'snapshots', snapshot_date, market, count(*) from incoming_keys group by all
-        """,
-        params={"ingest_id": ingest_id},
-    )
+    _write_rows(con, chunk, in_date_order)
+    _keep_up_derived_tables(con, chunk, first_load)
 
 
 def _find_tails(con: duckdb.DuckDBPyConnection) -> None:
     """What the ingest replaces, which stored orders it touches, and where each one's tail begins."""
-    con.sql("create temp table incoming_pairs as select distinct snapshot_date, market from incoming_keys")
+    con.sql("create temp table incoming_pairs as select distinct snapshot_date, market from chunk_keys")
     # Stored rows this ingest replaces: its (date, market) pairs, and its (date, order) keys elsewhere.
     con.sql(
         """
         create temp table removed as
         select s.order_id, s.snapshot_date from snapshots s join incoming_pairs p using (snapshot_date, market)
         union
-        select s.order_id, s.snapshot_date from snapshots s join incoming_keys i using (snapshot_date, order_id)
+        select s.order_id, s.snapshot_date from snapshots s join chunk_keys i using (snapshot_date, order_id)
         """
     )
     # Orders the store already holds, with the first date this ingest changes and whether that is
@@ -148,7 +176,7 @@ def _find_tails(con: duckdb.DuckDBPyConnection) -> None:
         """
         create temp table touched as
         select k.order_id, min(k.snapshot_date) as from_date, any_value(l.snapshot_date) as latest_date
-        from (select order_id, snapshot_date from incoming_keys union all select * from removed) k
+        from (select order_id, snapshot_date from chunk_keys union all select * from removed) k
         join latest_rows l using (order_id)
         group by k.order_id
         """
@@ -180,7 +208,11 @@ def _find_tails(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _write_rows(con: duckdb.DuckDBPyConnection, in_date_order: bool) -> None:
+# The incoming rows of the chunk being loaded (parameters $first and $last).
+CHUNK_ROWS_SQL = "(select * from incoming_rows where snapshot_date between $first and $last)"
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, chunk: dict[str, dt.date], in_date_order: bool) -> None:
     """Delete the replaced rows, update the stored rows whose derived columns changed, add the new ones."""
     con.sql(
         """
@@ -207,18 +239,16 @@ def _write_rows(con: duckdb.DuckDBPyConnection, in_date_order: bool) -> None:
         f"""
         insert into snapshots
         select {", ".join(f"i.{c}" for c in SNAPSHOT_NAMES)}, d.stage_run_start, d.next_snapshot_date, d.previous_stage
-        from incoming_rows i
+        from {CHUNK_ROWS_SQL} i
         join derived d on d.is_incoming and d.__file = i.__file and d.__row = i.__row
         {order}
-        """
+        """,
+        params=chunk,
     )
 
 
-def _keep_up_derived_tables(con: duckdb.DuckDBPyConnection, first_load: bool) -> None:
-    """latest_rows and milestone_rows for the touched orders, stage_days and market_days for the changed dates.
-
-    Into an empty store every row is new, so milestone_rows is a plain filter of the rows just written.
-    """
+def _keep_up_derived_tables(con: duckdb.DuckDBPyConnection, chunk: dict[str, dt.date], first_load: bool) -> None:
+    """latest_rows and the LATEST_AS_OF tables for the touched orders; stage_days, market_days for the changed dates."""
     con.sql("delete from latest_rows where order_id in (select order_id from touched)")
     con.sql(
         """
@@ -227,41 +257,42 @@ def _keep_up_derived_tables(con: duckdb.DuckDBPyConnection, first_load: bool) ->
         from derived where next_snapshot_date is null
         """
     )
-    # Every tail row of a touched order is rewritten: the anchor's next_snapshot_date has changed.
-    con.sql(
-        """
-        delete from milestone_rows m using derived d
-        where m.order_id = d.order_id and m.snapshot_date = d.snapshot_date
-        """
-    )
-    con.sql(
-        """
-        delete from milestone_rows m using removed r
-        where m.order_id = r.order_id and m.snapshot_date = r.snapshot_date
-        """
-    )
-    if first_load:
-        columns = ", ".join(MILESTONE_COLUMNS)
-        con.sql(f"insert into milestone_rows select {columns} from snapshots where {MILESTONE_CONDITION}")
-    else:
-        columns = ", ".join(
-            "d.next_snapshot_date" if c == "next_snapshot_date" else f"r.{c}" for c in MILESTONE_COLUMNS
-        )
-        for rows, origin in (("snapshots", "not d.is_incoming"), ("incoming_rows", "d.is_incoming")):
-            con.sql(
-                f"""
-                insert into milestone_rows
-                select {columns}
-                from {rows} r
-                join derived d on {origin} and d.order_id = r.order_id and d.snapshot_date = r.snapshot_date
-                where {MILESTONE_CONDITION}
-                """
-            )
+    for latest in LATEST_AS_OF:
+        _keep_up_latest_as_of(con, latest, chunk, first_load)
     dates = [row[0] for row in con.sql("select snapshot_date from changed_dates").fetchall()]
     con.sql("delete from stage_days where list_contains($dates, snapshot_date)", params={"dates": dates})
     con.sql(f"insert into stage_days {STAGE_DAYS_SELECT}", params={"dates": dates})
     con.sql("delete from market_days where list_contains($dates, snapshot_date)", params={"dates": dates})
     con.sql(f"insert into market_days {MARKET_DAYS_SELECT}", params={"dates": dates})
+
+
+def _keep_up_latest_as_of(
+    con: duckdb.DuckDBPyConnection, latest: LatestAsOf, chunk: dict[str, dt.date], first_load: bool
+) -> None:
+    """Rewrite a latest-as-of table's rows for every tail row (the anchor's next date has changed).
+
+    Into an empty store every row is new, so the table is a plain filter of the rows just written.
+    """
+    columns = ", ".join(latest.columns)
+    if first_load:
+        con.sql(f"insert into {latest.table} select {columns} from snapshots where {latest.condition}")
+        return
+    for gone in ("derived", "removed"):
+        con.sql(
+            f"""
+            delete from {latest.table} t using {gone} g
+            where t.order_id = g.order_id and t.snapshot_date = g.snapshot_date
+            """
+        )
+    columns = ", ".join("d.next_snapshot_date" if c == "next_snapshot_date" else f"r.{c}" for c in latest.columns)
+    stored = "not d.is_incoming and d.order_id = r.order_id and d.snapshot_date = r.snapshot_date"
+    incoming = "d.is_incoming and d.__file = r.__file and d.__row = r.__row"
+    for rows, match, params in (("snapshots", stored, None), (CHUNK_ROWS_SQL, incoming, chunk)):
+        con.sql(
+            f"insert into {latest.table} select {columns} from {rows} r join derived d on {match}"
+            f" where {latest.condition}",
+            params=params,
+        )
 
 
 def _load_footprint(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:

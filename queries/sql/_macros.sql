@@ -32,15 +32,22 @@ create or replace temp macro opslens_trend_dates(as_of, start_date, end_date) as
       and (end_date is null or snapshot_date <= end_date);
 
 -- Each order's latest row as of S (greatest snapshot_date <= S), filtered, for the orders that can be
--- in a milestone population (installed and invoiced, or ready after the order; see MILESTONE_CONDITION
--- in opslens/store.py): a row of milestone_rows is the latest as of S when S lies in
--- [snapshot_date, next_snapshot_date). Ingest keeps milestone_rows, so no date reads the history.
-create or replace temp macro opslens_latest(as_of, markets, products, segments) as table
-    select m.*
-    from milestone_rows m
-    where m.snapshot_date <= as_of
-      and (m.next_snapshot_date is null or m.next_snapshot_date > as_of)
-      and opslens_passes(markets, products, segments, m.market, m.product, m.segment);
+-- in the install-to-invoice population (invoiced_rows) or the order-to-ready one (ready_rows); see
+-- LATEST_AS_OF in opslens/store.py. A row of those tables is the latest as of S when S lies in
+-- [snapshot_date, next_snapshot_date); ingest keeps them, so no date reads the history.
+create or replace temp macro opslens_latest_invoiced(as_of, markets, products, segments) as table
+    select r.*
+    from invoiced_rows r
+    where r.snapshot_date <= as_of
+      and (r.next_snapshot_date is null or r.next_snapshot_date > as_of)
+      and opslens_passes(markets, products, segments, r.market, r.product, r.segment);
+
+create or replace temp macro opslens_latest_ready(as_of, markets, products, segments) as table
+    select r.*
+    from ready_rows r
+    where r.snapshot_date <= as_of
+      and (r.next_snapshot_date is null or r.next_snapshot_date > as_of)
+      and opslens_passes(markets, products, segments, r.market, r.product, r.segment);
 
 -- The exception rules in the SPEC's order: how exceptions are sorted and ties between rules broken.
 create or replace temp macro opslens_rule_order() as table
@@ -124,7 +131,7 @@ create or replace temp macro opslens_invoiced(as_of, markets, products, segments
         activated_at::date - installed_at::date as install_to_activation_days,
         invoiced_at::date - activated_at::date as activation_to_invoice_days,
         date_trunc('week', installed_at)::date as install_week
-    from opslens_latest(as_of, markets, products, segments)
+    from opslens_latest_invoiced(as_of, markets, products, segments)
     where installed_at is not null and invoiced_at is not null
       and (start_date is null or installed_at::date >= start_date)
       and (end_date is null or installed_at::date <= end_date);
@@ -134,3 +141,32 @@ create or replace temp macro opslens_unbilled(as_of, markets, products, segments
     select *, as_of - installed_at::date as days_since_install
     from opslens_snap(as_of, markets, products, segments)
     where installed_at is not null and invoiced_at is null and stage <> 'cancelled';
+
+-- The Overview's headline measures at S under the filters, one row (queries/headline.py). Each is read
+-- off the definitions above, so a tile shows the same number as the page it summarises.
+create or replace temp macro opslens_measures(as_of, markets, products, segments, stall_limits) as table
+with open_rows as (
+    select stage, coalesce(mrr, 0) as mrr
+    from opslens_snap(as_of, markets, products, segments)
+    where is_open
+),
+backlog as (
+    select
+        count(*)::double as open_orders,
+        coalesce(sum(mrr), 0)::double as backlog_mrr,
+        count(*) filter (where stage = 'awaiting_network')::double / nullif(count(*), 0) as awaiting_network_share
+    from open_rows
+),
+exception_orders as (
+    select count(distinct order_id)::double as exception_orders
+    from opslens_exceptions(as_of, markets, products, segments, stall_limits)
+),
+install_to_invoice as (
+    select quantile_cont(install_to_invoice_days, 0.85)::double as install_to_invoice_p85
+    from opslens_invoiced(as_of, markets, products, segments, null, null)
+),
+unbilled as (
+    select coalesce(sum(mrr), 0)::double as unbilled_mrr
+    from opslens_unbilled(as_of, markets, products, segments)
+)
+select * from backlog, exception_orders, install_to_invoice, unbilled;
