@@ -46,13 +46,14 @@ else:
             "Days from install to first invoice",
         )
         st.plotly_chart(histogram, key="i2i-histogram")
-        downloads, orders = st.columns([1, 3])
-        with downloads:
-            widgets.downloads("install_to_invoice_distribution", filters, distribution, histogram, key="i2i-histogram")
-        with orders:
-            widgets.list_download(
-                "install_to_invoice_orders", filters, f"The {total['invoiced_orders']:,} orders", key="i2i-orders"
-            )
+        widgets.downloads(
+            "install_to_invoice_distribution",
+            filters,
+            distribution,
+            histogram,
+            key="i2i-histogram",
+            orders=("install_to_invoice_orders", total["invoiced_orders"]),
+        )
     with right:
         markets = summary.filter(summary["market"] != "ALL")
         percentiles = charts.grouped_bars(

@@ -13,6 +13,7 @@ values (floats rounded, nulls as None, dates and timestamps as ISO text), so the
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import math
@@ -149,10 +150,26 @@ def charts(at: AppTest) -> list[Any]:
 
 
 def chart_spec(at: AppTest, key: str) -> dict[str, Any]:
-    """The plotly figure JSON (data, layout) that the page sent for the chart with this key."""
+    """The plotly figure JSON (data, layout) that the page sent for the chart with this key.
+
+    Plotly sends NumPy arrays as base64 typed arrays ({"dtype": "i2", "bdata": ...}); they are
+    decoded into plain lists, as the browser's plotly.js reads them.
+    """
     found = [c for c in charts(at) if c.key == key]
     assert found, f"no plotly chart with key {key!r}; keys: {[c.key for c in charts(at)]}"
-    return json.loads(found[0].proto.spec)
+    return _decoded(json.loads(found[0].proto.spec))
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) >= {"dtype", "bdata"}:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+            shape = [int(n) for n in str(value.get("shape", len(array))).split(",")]
+            return array.reshape(shape).tolist()
+        return {k: _decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return value
 
 
 def table(at: AppTest, index: int = 0, columns: list[str] | None = None) -> list[dict[str, Any]]:

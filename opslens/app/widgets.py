@@ -6,6 +6,7 @@ chart to PNG or PDF starts Chromium and takes seconds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
@@ -26,9 +27,18 @@ def _meta(dataset: str, filters: Filters) -> dict[str, str]:
 
 
 def downloads(
-    dataset: str, filters: Filters, frame: pl.DataFrame, figure: go.Figure | None = None, key: str = ""
+    dataset: str,
+    filters: Filters,
+    frame: pl.DataFrame,
+    figure: go.Figure | None = None,
+    key: str = "",
+    orders: tuple[str, int] | None = None,
 ) -> None:
-    """A 'Download' popover: the chart as PNG/SVG/PDF/HTML and its data as CSV/XLSX/Parquet."""
+    """A 'Download' popover: the chart as PNG/SVG/PDF/HTML and its data as CSV/XLSX/Parquet.
+
+    `orders` (dataset, rows) adds the list of orders behind a summary chart; it is too long to send
+    with the page, so it is fetched only when a button is clicked.
+    """
     key = key or dataset
     meta = _meta(dataset, filters)
     caption = f"{dataset} · {describe(filters)}"
@@ -45,36 +55,27 @@ def downloads(
                     key=f"{key}-chart-{fmt}",
                     on_click="ignore",
                 )
-        st.caption(f"Data ({frame.height:,} rows)")
-        columns = st.columns(len(TABLE_DOWNLOADS))
-        for column, fmt in zip(columns, TABLE_DOWNLOADS, strict=True):
-            column.download_button(
-                fmt.upper(),
-                data=lambda fmt=fmt: table_bytes(frame, fmt, meta),
-                file_name=file_name(dataset, meta, fmt),
-                mime=MIME_TYPES[fmt],
-                key=f"{key}-table-{fmt}",
-                on_click="ignore",
-            )
+        _table_buttons(f"Data ({frame.height:,} rows)", dataset, meta, lambda: frame, f"{key}-table")
+        if orders is not None:
+            listed, rows = orders
+            listed_meta = _meta(listed, filters)
+            fetch = functools.partial(data.dataset, listed, filters)  # run only when a button is clicked
+            _table_buttons(f"The orders behind it ({rows:,} rows)", listed, listed_meta, fetch, f"{key}-orders")
         st.caption(caption)
 
 
-def list_download(dataset: str, filters: Filters, label: str, key: str) -> None:
-    """Download buttons for a list too long to send with the page (one row per order): fetched on click."""
-    meta = _meta(dataset, filters)
-    with st.popover(label, icon=":material/download:"):
-        st.caption("One row per order, as CSV, XLSX or Parquet")
-        columns = st.columns(len(TABLE_DOWNLOADS))
-        for column, fmt in zip(columns, TABLE_DOWNLOADS, strict=True):
-            column.download_button(
-                fmt.upper(),
-                data=lambda fmt=fmt: table_bytes(data.dataset(dataset, filters), fmt, meta),
-                file_name=file_name(dataset, meta, fmt),
-                mime=MIME_TYPES[fmt],
-                key=f"{key}-{fmt}",
-                on_click="ignore",
-            )
-        st.caption(f"{dataset} · {describe(filters)}")
+def _table_buttons(label: str, dataset: str, meta: dict[str, str], frame: Callable[[], pl.DataFrame], key: str) -> None:
+    st.caption(label)
+    columns = st.columns(len(TABLE_DOWNLOADS))
+    for column, fmt in zip(columns, TABLE_DOWNLOADS, strict=True):
+        column.download_button(
+            fmt.upper(),
+            data=lambda fmt=fmt: table_bytes(frame(), fmt, meta),
+            file_name=file_name(dataset, meta, fmt),
+            mime=MIME_TYPES[fmt],
+            key=f"{key}-{fmt}",
+            on_click="ignore",
+        )
 
 
 def empty_state(frame: pl.DataFrame, what: str, filters: Filters) -> bool:
