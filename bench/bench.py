@@ -33,6 +33,7 @@ from baselines import POLARS, SQL  # noqa: E402
 
 from opslens.contract import SNAPSHOT_NAMES  # noqa: E402
 from opslens.demo import generate  # noqa: E402
+from opslens.store import WRITER_MEMORY  # noqa: E402
 from queries import DATASETS, dataset  # noqa: E402
 
 END = dt.date(2026, 11, 20)
@@ -104,8 +105,12 @@ def _high_water_mark_kb(pid: int) -> int:
     return 0
 
 
-def first_page_view(db: Path) -> float | None:
-    """Seconds from starting the server to the Overview's charts drawn in headless Chromium."""
+def first_page_view(db: Path, app: Path = ROOT / "app.py") -> float | None:
+    """Seconds from starting the server to the first page's chart drawn in headless Chromium.
+
+    Measured for Ops Lens and, as the floor of any Streamlit page on this machine, for
+    bench/minimal_app.py (a title, a number and one Plotly chart, no data).
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -119,7 +124,7 @@ def first_page_view(db: Path) -> float | None:
         [
             str(ROOT / ".venv/bin/streamlit"),
             "run",
-            str(ROOT / "app.py"),
+            str(app),
             "--server.headless",
             "true",
             "--server.port",
@@ -153,6 +158,28 @@ def first_page_view(db: Path) -> float | None:
         server.wait(timeout=20)
 
 
+def bare_load_seconds(work: Path, files: list[Path]) -> float:
+    """Seconds DuckDB alone takes to copy the files into a table (no checks, nothing derived): the floor.
+
+    Same memory limit as Ops Lens's writer, a fresh database file, checkpointed, like an ingest.
+    """
+    target = work / "bare.duckdb"
+    target.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
+    try:
+        con.sql(f"set memory_limit = '{WRITER_MEMORY}'")
+        started = time.perf_counter()
+        if files[0].suffix == ".parquet":
+            con.read_parquet([str(f) for f in files]).create("bare")
+        else:
+            con.read_csv([str(f) for f in files], header=True).create("bare")
+        con.sql("checkpoint")
+        return time.perf_counter() - started
+    finally:
+        con.close()
+        target.unlink(missing_ok=True)
+
+
 def check_against_baseline(name: str, ours: pl.DataFrame, baseline: pl.DataFrame) -> str:
     """A light agreement check: the counts a baseline computes must equal ours."""
     if name == "backlog":
@@ -172,22 +199,26 @@ def check_against_baseline(name: str, ours: pl.DataFrame, baseline: pl.DataFrame
     return "-"
 
 
-def dataset_row(con, name, label, markets, as_of, parquet_files, args) -> str:
-    """One report row: Ops Lens's median, the baselines' medians and ratios, and whether they agree."""
-    ours = median_ms(lambda: dataset(name, db=con, markets=markets), args.repeat)
+def dataset_row(con, db: Path, name, label, markets, as_of, parquet_files, args) -> str:
+    """One report row: Ops Lens's median, the baselines' medians and ratios, and whether they agree.
+
+    Ops Lens is called with the store's path, as the app calls it: through the pool of read-only
+    instances, a fresh cursor per call (queries/db.py).
+    """
+    ours = median_ms(lambda: dataset(name, db=db, as_of=as_of, markets=markets), args.repeat)
     row = f"| `{name}` | {label} | {ours:.0f} |"
     agrees = "-"
     if name in SQL:
         params = {"as_of": as_of, "markets": markets}
-        base = median_ms(lambda: con.sql(SQL[name], params=params).fetchall(), args.repeat)
+        base = median_ms(lambda: con.sql(SQL[name], params=params).fetchall(), max(1, args.repeat // 2))
         agrees = check_against_baseline(
-            name, dataset(name, db=con, markets=markets), con.sql(SQL[name], params=params).pl()
+            name, dataset(name, db=db, as_of=as_of, markets=markets), con.sql(SQL[name], params=params).pl()
         )
         row += f" {base:.0f} | {ours / base:.2f} |"
     else:
         row += " | |"
     if name in POLARS and not args.skip_polars:
-        naive = median_ms(lambda: POLARS[name](parquet_files, as_of, markets), max(1, args.repeat // 2))
+        naive = median_ms(lambda: POLARS[name](parquet_files, as_of, markets), 1)
         row += f" {naive:.0f} | {ours / naive:.3f} |"
     else:
         row += " | |"
@@ -221,41 +252,57 @@ def main() -> None:
     csv_seconds, _ = timed_ingest(csv_db, [csv_month])
     day_rows = pl.read_parquet(new_day).height
     day_seconds, _ = timed_ingest(db, [new_day])
+    bare_parquet, bare_csv = bare_load_seconds(args.work, history), bare_load_seconds(args.work, [csv_month])
     size = db.stat().st_size
     total_rows = rows + day_rows
     lines += [
-        "| ingest | rows | seconds | rows/s | peak memory |",
-        "|---|---:|---:|---:|---:|",
+        "| ingest | rows | seconds | rows/s | peak memory | DuckDB alone: seconds | rows/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         f"| Parquet, {len(history)} daily files + footprint, empty store | {rows:,} | {seconds:.1f} | "
-        f"{rows / seconds:,.0f} | {peak:.2f} GB |",
+        f"{rows / seconds:,.0f} | {peak:.2f} GB | {bare_parquet:.1f} | {rows / bare_parquet:,.0f} |",
         f"| CSV, one month in one file, empty store | {csv_rows:,} | {csv_seconds:.1f} | "
-        f"{csv_rows / csv_seconds:,.0f} | |",
-        f"| one new day on top of the year | {day_rows:,} | {day_seconds:.2f} | {day_rows / day_seconds:,.0f} | |",
+        f"{csv_rows / csv_seconds:,.0f} | | {bare_csv:.1f} | {csv_rows / bare_csv:,.0f} |",
+        f"| one new day on top of the year | {day_rows:,} | {day_seconds:.2f} | {day_rows / day_seconds:,.0f} | | | |",
+        "",
+        "*DuckDB alone*: the same files copied into a table by DuckDB with nothing checked or derived"
+        " (`create table as select * from read_parquet(...)`, same memory limit), in the same run: the floor"
+        " of any ingest that stores the rows in DuckDB on this machine.",
         "",
         f"Store: {size / 1e9:.2f} GB for {total_rows:,} snapshot rows = {size / total_rows:.1f} bytes per row.",
         "",
     ]
 
     con = duckdb.connect(str(db), read_only=True)
-    as_of = con.sql("select max(snapshot_date) from snapshots").fetchall()[0][0]
+    latest = con.sql("select max(snapshot_date) from snapshots").fetchall()[0][0]
     parquet_files = [*history, new_day]
-    lines += [
-        f"Datasets at the latest snapshot ({as_of}), median of {args.repeat} warm runs, no result cache. "
-        "Baselines: one straightforward SQL query over the raw snapshot rows; naive Polars over the Parquet extracts.",
-        "",
+    header = [
         "| dataset | filter | Ops Lens ms | SQL baseline ms | ratio | Polars ms | ratio | agrees |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    for name in DATASETS:
-        for label, markets in (("all markets", None), ("3 markets", THREE_MARKETS)):
-            lines.append(dataset_row(con, name, label, markets, as_of, parquet_files, args))
-            print(lines[-1], file=sys.stderr)
+    for as_of, names in ((latest, list(DATASETS)), (latest - dt.timedelta(days=7), SPEC_DATASETS)):
+        lines += [
+            f"Datasets at {'the latest snapshot' if as_of == latest else 'a snapshot a week earlier'} ({as_of}),"
+            f" median of {args.repeat} warm runs, no result cache. Baselines: one straightforward SQL query over"
+            " the raw snapshot rows; naive Polars over the Parquet extracts.",
+            "",
+            *header,
+        ]
+        for name in names:
+            for label, markets in (("all markets", None), ("3 markets", THREE_MARKETS)):
+                skip = args if as_of == latest else argparse.Namespace(**{**vars(args), "skip_polars": True})
+                lines.append(dataset_row(con, db, name, label, markets, as_of, parquet_files, skip))
+                print(lines[-1], file=sys.stderr)
+        lines.append("")
     con.close()
-    view = first_page_view(db)
+    view, floor = first_page_view(db), first_page_view(db, ROOT / "bench" / "minimal_app.py")
     lines += [
-        "",
-        "First page view (server start to Overview charts drawn in headless Chromium): "
-        + (f"{view:.1f} s" if view else "not measured (no Chromium/Playwright)"),
+        "First page view, server start to the first chart drawn in headless Chromium: "
+        + (
+            f"Ops Lens's Overview {view:.1f} s; a minimal Streamlit page with one Plotly chart and no data"
+            f" (bench/minimal_app.py), the floor on this machine, {floor:.1f} s."
+            if view and floor
+            else "not measured (no Chromium/Playwright)"
+        ),
     ]
     report = "\n".join(lines)
     print(report)

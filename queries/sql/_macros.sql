@@ -57,32 +57,44 @@ create or replace temp macro opslens_rule_order() as table
         ('fallout', 8), ('missing_from_snapshot', 9)
     ) as rule_order(rule, rule_index);
 
--- snap(S) with the exception rules each row breaks (SPEC §2 "Exceptions"), as a list in rule order
--- ([] for none). Every rule about a row is defined here and only here; missing_from_snapshot is about
--- an absent row and is found in opslens_exceptions.
+-- snap(S) with the exception rules each row breaks (SPEC §2 "Exceptions"): one flag per rule, and
+-- `rules`, the list of the broken ones in rule order ([] for none). Every rule about a row is defined
+-- here and only here (missing_from_snapshot is about an absent row: see opslens_exceptions). A
+-- dataset that needs one rule reads its flag, and DuckDB computes only that.
 -- stall_limits: days per open stage, as a list in lifecycle order (indexed by stage_index).
 create or replace temp macro opslens_snap_rules(as_of, markets, products, segments, stall_limits) as table
+with flagged as (
     select
         *,
-        list_filter([
-            case when is_open and age_in_stage_days > stall_limits[stage_index] then 'stalled' end,
-            case when stage = 'scheduled' and appointment_at::date < as_of then 'overdue_appointment' end,
-            case when is_open and missed_appointments >= 1 then 'missed_appointment' end,
-            case when truck_rolls >= 2 then 'repeat_visit' end,
-            case when is_open and appointment_at is not null
-                      and (network_ready_at is null or network_ready_at > appointment_at)
-                 then 'scheduled_before_ready' end,
-            case when invoiced_at is not null and (activated_at is null or activated_at > invoiced_at)
-                 then 'invoiced_before_activation' end,
-            -- the lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5)
-            case when is_open and stage_index < case when invoiced_at is not null then 7
-                                                      when activated_at is not null then 6
-                                                      when installed_at is not null then 5
-                                                      else 0 end
-                 then 'stage_mismatch' end,
-            case when is_open and fallout_code is not null then 'fallout' end
-        ], lambda rule: rule is not null) as rules
-    from opslens_snap(as_of, markets, products, segments);
+        coalesce(is_open and age_in_stage_days > stall_limits[stage_index], false) as is_stalled,
+        coalesce(stage = 'scheduled' and appointment_at::date < as_of, false) as is_overdue_appointment,
+        coalesce(is_open and missed_appointments >= 1, false) as is_missed_appointment,
+        coalesce(truck_rolls >= 2, false) as is_repeat_visit,
+        coalesce(is_open and appointment_at is not null
+                 and (network_ready_at is null or network_ready_at > appointment_at), false) as is_scheduled_before_ready,
+        coalesce(invoiced_at is not null and (activated_at is null or activated_at > invoiced_at), false)
+            as is_invoiced_before_activation,
+        -- the lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5)
+        is_open and stage_index < case when invoiced_at is not null then 7
+                                       when activated_at is not null then 6
+                                       when installed_at is not null then 5
+                                       else 0 end as is_stage_mismatch,
+        is_open and fallout_code is not null as is_fallout
+    from opslens_snap(as_of, markets, products, segments)
+)
+select
+    *,
+    list_filter([
+        case when is_stalled then 'stalled' end,
+        case when is_overdue_appointment then 'overdue_appointment' end,
+        case when is_missed_appointment then 'missed_appointment' end,
+        case when is_repeat_visit then 'repeat_visit' end,
+        case when is_scheduled_before_ready then 'scheduled_before_ready' end,
+        case when is_invoiced_before_activation then 'invoiced_before_activation' end,
+        case when is_stage_mismatch then 'stage_mismatch' end,
+        case when is_fallout then 'fallout' end
+    ], lambda rule: rule is not null) as rules
+from flagged;
 
 -- Exceptions at S: one row per order and rule (SPEC §2 "Exceptions").
 create or replace temp macro opslens_exceptions(as_of, markets, products, segments, stall_limits) as table

@@ -8,7 +8,7 @@ per_stage as (
         count(*) as orders,
         sum(coalesce(mrr, 0)) as mrr,
         quantile_cont(age_in_stage_days, 0.5) as median_age_days,
-        count(*) filter (where list_contains(rules, 'stalled')) as stalled
+        count(*) filter (where is_stalled) as stalled
     from snap
     group by stage
 ),

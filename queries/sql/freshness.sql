@@ -19,7 +19,7 @@ sync_at_s as (
     select
         market,
         count(*) filter (where is_open) as open_orders,
-        count(*) filter (where list_contains(rules, 'stage_mismatch')) as stage_mismatch_orders
+        count(*) filter (where is_stage_mismatch) as stage_mismatch_orders
     from opslens_snap_rules($as_of, $markets, null, null, $stall_limits)
     group by market
 ),

@@ -10,7 +10,7 @@ per_market as (
         coalesce(sum(mrr) filter (where stage = 'awaiting_network'), 0)::double as awaiting_network_mrr,
         quantile_cont(age_days, 0.5) filter (where stage = 'awaiting_network') as wait_days_p50,
         quantile_cont(age_days, 0.85) filter (where stage = 'awaiting_network') as wait_days_p85,
-        count(*) filter (where list_contains(rules, 'scheduled_before_ready')) as scheduled_before_ready
+        count(*) filter (where is_scheduled_before_ready) as scheduled_before_ready
     from snap
     group by market
 ),
