@@ -113,10 +113,22 @@ SQL: dict[str, str] = {
         with latest_day as (
             select market, max(snapshot_date) as latest from snapshots
             where snapshot_date <= $as_of and {FILTER} group by market
+        ),
+        sync as (
+            select market,
+                count(*) filter (where stage in {OPEN}) as open_orders,
+                count(*) filter (where stage in {OPEN} and (invoiced_at is not null
+                    or (activated_at is not null and stage <> 'activated')
+                    or (installed_at is not null
+                        and stage in ('intake', 'awaiting_network', 'awaiting_appointment', 'scheduled'))))
+                    as stage_mismatch_orders
+            from snapshots where snapshot_date = $as_of and {FILTER} group by market
         )
-        select l.market, l.latest, count(*) as rows
+        select l.market, l.latest, count(*) as rows,
+            any_value(y.open_orders) as open_orders, any_value(y.stage_mismatch_orders) as stage_mismatch_orders
         from latest_day l join snapshots s on s.market = l.market and s.snapshot_date = l.latest
-        group by all order by market
+        left join sync y on y.market = l.market
+        group by l.market, l.latest order by l.market
     """,
 }
 

@@ -189,7 +189,11 @@ def check_against_baseline(name: str, ours: pl.DataFrame, baseline: pl.DataFrame
     if name == "exceptions":
         a = ours.group_by("rule").len().sort("rule")
         return "ok" if a["len"].to_list() == baseline["n"].to_list() else "DIFFERS"
-    if name in ("readiness", "freshness", "orders"):
+    if name == "freshness":
+        a = ours.select("market", "rows", "stage_mismatch_orders").rows()
+        b = baseline.select("market", "rows", pl.col("stage_mismatch_orders").fill_null(0)).rows()
+        return "ok" if a == b else "DIFFERS"
+    if name in ("readiness", "orders"):
         return "ok" if ours.height == baseline.height else "DIFFERS"
     if name == "install_to_invoice":
         per_market = ours.filter(pl.col("market") != "ALL").filter(pl.col("invoiced_orders") > 0)

@@ -317,6 +317,27 @@ def test_backlog_downloads_are_valid_files(page, demo_db: Path, tmp_path: Path) 
     assert len(png) > 10_000
 
 
+def test_the_orders_behind_the_histogram_download_on_click(page, demo_db: Path, tmp_path: Path) -> None:
+    """The histogram ships one bar per day count; its popover still downloads every order behind it."""
+    orders = dataset("install_to_invoice_orders", db=demo_db)
+    distribution = dataset("install_to_invoice_distribution", db=demo_db)
+    assert orders.height == distribution["orders"].sum() > 0
+    open_page(page, "/install_to_invoice", charts=4)
+    page.locator('[data-testid="stPopover"]').first.get_by_role("button", name="Download").click()
+    body = page.locator('[data-testid="stPopoverBody"]')
+    expect(body).to_contain_text(f"Data ({distribution.height:,} rows)")
+    expect(body).to_contain_text(f"The orders behind it ({orders.height:,} rows)")
+    with page.expect_download(timeout=60_000) as info:
+        body.get_by_role("button", name="CSV", exact=True).nth(1).click()  # the second CSV: the orders
+    download = info.value
+    assert download.suggested_filename == f"install_to_invoice_orders_{LATEST}.csv"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert rows[0][:3] == ["order_id", "market", "product"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(orders["order_id"].to_list())
+
+
 # 6. Link values the store does not know ------------------------------------------------------------------
 
 

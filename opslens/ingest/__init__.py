@@ -119,20 +119,13 @@ def _validate_into_staging(
 
 
 def stage(con: duckdb.DuckDBPyConnection, source: CheckedSource) -> None:
-    """Make a checked source's typed rows ready to load.
+    """Make a checked source's typed rows ready to load: free a CSV's parsed text, typed by now.
 
-    Text sources (CSV) are typed once into a temporary table, so loading does not parse them again;
-    Parquet sources stay views over the files, which DuckDB reads faster than a copy.
+    Text sources (CSV) were typed once into a temporary table while being checked, so loading does
+    not parse them again; Parquet sources stay views over the files, which DuckDB reads faster than
+    a copy.
     """
-    if source.source.text_table:
-        columns = SNAPSHOT_NAMES if source.kind == "snapshots" else FOOTPRINT_NAMES
-        typed = f"typed_{source.source.text_table}"
-        con.sql(
-            f"create or replace temp table {typed} as select {', '.join(columns)}, {FILE}, {ROW} from {source.relation}"
-        )
-        con.sql(f"drop view {source.relation}")
-        drop_text(con, source.source)
-        source.relation = typed
+    drop_text(con, source.source)
 
 
 def _combine(con: duckdb.DuckDBPyConnection, checked: list[CheckedSource]) -> None:
