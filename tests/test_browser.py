@@ -38,6 +38,9 @@ except ImportError:
         raise
     pytest.skip("playwright is not installed (pip install -e '.[test]')", allow_module_level=True)
 
+# Expectations retry for up to 15 s instead of Playwright's 5 s: a busy 2-core CI machine draws slower.
+expect.set_options(timeout=15_000)
+
 pytestmark = pytest.mark.browser
 
 LATEST = "2026-11-20"

@@ -123,6 +123,8 @@ missing as (
     join stages st on st.stage = p.stage
     where st.is_open
       and opslens_passes(markets, products, segments, p.market, p.product, p.segment)
+      -- an order whose next row is dated S is at S: only the others need looking up
+      and p.next_snapshot_date is distinct from as_of
       and not exists (select 1 from snapshots s where s.snapshot_date = as_of and s.order_id = p.order_id)
 ),
 final as (
