@@ -7,7 +7,8 @@ read-only through `queries.db`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,6 +214,18 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return scalar(con, "select coalesce(max(version), 0) from schema_migrations")
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything in the block is committed together, or rolled back on any error or interrupt."""
+    con.sql("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.sql("rollback")
+        raise
+    con.sql("commit")
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply every migration the store has not had yet; return the versions applied."""
     con.sql(
@@ -227,14 +240,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, name, step in MIGRATIONS:
         if version <= current:
             continue
-        con.sql("begin transaction")
-        try:
+        with transaction(con):
             step(con)
             con.sql("insert into schema_migrations values ($v, $n, now()::timestamp)", params={"v": version, "n": name})
-            con.sql("commit")
-        except Exception:
-            con.sql("rollback")
-            raise
         applied.append(version)
     return applied
 

@@ -25,7 +25,7 @@ from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
 from opslens.ingest.problems import IngestRejected, ProblemList
 from opslens.ingest.read import FILE, ROW
 from opslens.ingest.validate import check_duplicates
-from opslens.store import LATEST_AS_OF, MARKET_DAYS_SELECT, STAGE_DAYS_SELECT, LatestAsOf, scalar
+from opslens.store import LATEST_AS_OF, MARKET_DAYS_SELECT, STAGE_DAYS_SELECT, LatestAsOf, scalar, transaction
 
 SNAPSHOT_LIST = ", ".join(SNAPSHOT_NAMES)
 # Rows are loaded in chunks of consecutive snapshot dates, so that deriving and joining stay in memory:
@@ -73,8 +73,7 @@ def load(con: duckdb.DuckDBPyConnection, log_entry: dict, names: list[str], in_d
     Raises IngestRejected (with nothing changed) when an (snapshot_date, order_id) repeats among the
     incoming rows: that is found while deriving, where it costs nothing extra.
     """
-    con.sql("begin transaction")
-    try:
+    with transaction(con):
         ingest_id = next_ingest_id(con)
         for first, last in _chunks(con):
             _load_snapshots(con, first, last, names, in_date_order)
@@ -88,10 +87,6 @@ def load(con: duckdb.DuckDBPyConnection, log_entry: dict, names: list[str], in_d
         if scalar(con, "select count(*) from incoming_footprint"):
             _load_footprint(con, ingest_id)
         _log(con, ingest_id, "loaded", log_entry)
-        con.sql("commit")
-    except BaseException:
-        con.sql("rollback")
-        raise
     return ingest_id
 
 
@@ -322,12 +317,7 @@ def _log(con: duckdb.DuckDBPyConnection, ingest_id: int, outcome: str, entry: di
 
 def log_rejection(con: duckdb.DuckDBPyConnection, entry: dict) -> int:
     """Record a refused ingest for the data-health view; the data tables are not touched."""
-    con.sql("begin transaction")
-    try:
+    with transaction(con):
         ingest_id = next_ingest_id(con)
         _log(con, ingest_id, "rejected", entry)
-        con.sql("commit")
-    except BaseException:
-        con.sql("rollback")
-        raise
     return ingest_id
