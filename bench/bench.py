@@ -237,6 +237,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/opslens-bench"))
     parser.add_argument("--report", type=Path, default=None, help="also write the Markdown report here")
     parser.add_argument("--skip-polars", action="store_true", help="skip the (slow) naive Polars baselines")
+    parser.add_argument(
+        "--datasets-only",
+        action="store_true",
+        help="time the datasets on the store and extracts an earlier run left in --work (no generation or ingest)",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -244,19 +249,33 @@ def main() -> None:
         f"DuckDB {duckdb.__version__}, Polars {pl.__version__}. Scale: --orders {args.orders:,} --days {args.days}.",
         "",
     ]
-
-    files, footprint, csv_month, rows = build_extracts(args.work, args.orders, args.days)
-    history, new_day = files[:-1], files[-1]
     db = args.work / "bench.duckdb"
+    if args.datasets_only:
+        parquet_files = sorted((args.work / "extracts").glob("snapshots_*.parquet"))
+        if not db.exists() or not parquet_files:
+            raise SystemExit(f"--datasets-only needs an earlier run's {db} and extracts in {args.work}")
+    else:
+        parquet_files = build_and_ingest(args.work, db, args.orders, args.days, lines)
+    time_datasets(db, parquet_files, args, lines)
+    report = "\n".join(lines)
+    print(report)
+    if args.report:
+        args.report.write_text(report + "\n", encoding="utf-8")
+
+
+def build_and_ingest(work: Path, db: Path, orders: int, days: int, lines: list[str]) -> list[Path]:
+    """Generate the extracts, time the ingests and DuckDB's bare load, report them; return the Parquet files."""
+    files, footprint, csv_month, rows = build_extracts(work, orders, days)
+    history, new_day = files[:-1], files[-1]
     db.unlink(missing_ok=True)
     seconds, peak = timed_ingest(db, [*history, footprint])
-    csv_db = args.work / "csv.duckdb"
+    csv_db = work / "csv.duckdb"
     csv_db.unlink(missing_ok=True)
     csv_rows = pl.scan_csv(csv_month).select(pl.len()).collect().item()
     csv_seconds, _ = timed_ingest(csv_db, [csv_month])
     day_rows = pl.read_parquet(new_day).height
     day_seconds, _ = timed_ingest(db, [new_day])
-    bare_parquet, bare_csv = bare_load_seconds(args.work, history), bare_load_seconds(args.work, [csv_month])
+    bare_parquet, bare_csv = bare_load_seconds(work, history), bare_load_seconds(work, [csv_month])
     size = db.stat().st_size
     total_rows = rows + day_rows
     lines += [
@@ -275,10 +294,13 @@ def main() -> None:
         f"Store: {size / 1e9:.2f} GB for {total_rows:,} snapshot rows = {size / total_rows:.1f} bytes per row.",
         "",
     ]
+    return files
 
+
+def time_datasets(db: Path, parquet_files: list[Path], args: argparse.Namespace, lines: list[str]) -> None:
+    """Every dataset against its baselines at the latest snapshot and a week before, then the first page view."""
     con = duckdb.connect(str(db), read_only=True)
     latest = con.sql("select max(snapshot_date) from snapshots").fetchall()[0][0]
-    parquet_files = [*history, new_day]
     header = [
         "| dataset | filter | Ops Lens ms | SQL baseline ms | ratio | Polars ms | ratio | agrees |",
         "|---|---|---:|---:|---:|---:|---:|---|",
@@ -308,10 +330,6 @@ def main() -> None:
             else "not measured (no Chromium/Playwright)"
         ),
     ]
-    report = "\n".join(lines)
-    print(report)
-    if args.report:
-        args.report.write_text(report + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
