@@ -21,8 +21,6 @@ from opslens.ingest import ingest_files
 from opslens.store import LATEST_AS_OF
 from queries.db import connection
 
-MACROS = {"invoiced_rows": "opslens_latest_invoiced", "ready_rows": "opslens_latest_ready"}
-
 
 @pytest.fixture(scope="module")
 def days(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
@@ -36,7 +34,6 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def assert_latest_matches_the_history(db: Path) -> None:
-    assert set(MACROS) == {latest.table for latest in LATEST_AS_OF}
     with connection(db) as con:
         dates = [row[0] for row in con.sql("select distinct snapshot_date from snapshots order by 1").fetchall()]
         for latest in LATEST_AS_OF:
@@ -49,7 +46,10 @@ def assert_latest_matches_the_history(db: Path) -> None:
                 where {latest.condition}
                 order by order_id
             """
-            by_macro = f"select {columns} from {MACROS[latest.table]}($as_of, null, null, null) order by order_id"
+            by_macro = f"""
+                select {columns} from opslens_latest_as_of('{latest.table}', $as_of, null, null, null)
+                order by order_id
+            """
             for as_of in dates[3:]:
                 expected = con.sql(by_scan, params={"as_of": as_of}).fetchall()
                 assert expected, f"no {latest.table} population at {as_of}: the fixture tests nothing"
@@ -84,6 +84,6 @@ def test_after_shuffled_daily_ingests_and_a_correction(days, tmp_path):
     assert_latest_matches_the_history(db)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert all(con.sql(f"select count(*) from {t}").fetchall()[0][0] for t in MACROS)
+        assert all(con.sql(f"select count(*) from {latest.table}").fetchall()[0][0] for latest in LATEST_AS_OF)
     finally:
         con.close()

@@ -31,20 +31,13 @@ create or replace temp macro opslens_trend_dates(as_of, start_date, end_date) as
       and (start_date is null or snapshot_date >= start_date)
       and (end_date is null or snapshot_date <= end_date);
 
--- Each order's latest row as of S (greatest snapshot_date <= S), filtered, for the orders that can be
--- in the install-to-invoice population (invoiced_rows) or the order-to-ready one (ready_rows); see
--- LATEST_AS_OF in opslens/store.py. A row of those tables is the latest as of S when S lies in
+-- Each order's latest row as of S (greatest snapshot_date <= S), filtered, among the rows of a
+-- LATEST_AS_OF table (opslens/store.py): `invoiced_rows` for the install-to-invoice population,
+-- `ready_rows` for order to ready. A row of those tables is the latest as of S when S lies in
 -- [snapshot_date, next_snapshot_date); ingest keeps them, so no date reads the history.
-create or replace temp macro opslens_latest_invoiced(as_of, markets, products, segments) as table
+create or replace temp macro opslens_latest_as_of(latest_table, as_of, markets, products, segments) as table
     select r.*
-    from invoiced_rows r
-    where r.snapshot_date <= as_of
-      and (r.next_snapshot_date is null or r.next_snapshot_date > as_of)
-      and opslens_passes(markets, products, segments, r.market, r.product, r.segment);
-
-create or replace temp macro opslens_latest_ready(as_of, markets, products, segments) as table
-    select r.*
-    from ready_rows r
+    from query_table(latest_table) r
     where r.snapshot_date <= as_of
       and (r.next_snapshot_date is null or r.next_snapshot_date > as_of)
       and opslens_passes(markets, products, segments, r.market, r.product, r.segment);
@@ -145,7 +138,7 @@ create or replace temp macro opslens_invoiced(as_of, markets, products, segments
         activated_at::date - installed_at::date as install_to_activation_days,
         invoiced_at::date - activated_at::date as activation_to_invoice_days,
         date_trunc('week', installed_at)::date as install_week
-    from opslens_latest_invoiced(as_of, markets, products, segments)
+    from opslens_latest_as_of('invoiced_rows', as_of, markets, products, segments)
     where installed_at is not null and invoiced_at is not null
       and (start_date is null or installed_at::date >= start_date)
       and (end_date is null or installed_at::date <= end_date);

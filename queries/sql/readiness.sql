@@ -16,7 +16,7 @@ per_market as (
 ),
 order_to_ready as (
     select market, quantile_cont(network_ready_at::date - ordered_at::date, 0.5) as order_to_ready_days_p50
-    from opslens_latest_ready($as_of, $markets, $products, $segments)
+    from opslens_latest_as_of('ready_rows', $as_of, $markets, $products, $segments)
     where network_ready_at > ordered_at
     group by market
 ),
