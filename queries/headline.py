@@ -26,7 +26,6 @@ MEASURES: list[tuple[str, str, str, str]] = [
     ("install_to_invoice_p85", "Install to invoice P85", "days", "install_to_invoice ALL days_p85"),
     ("unbilled_mrr", "Unbilled MRR ($/mo)", "$/month", "install_to_invoice ALL unbilled_mrr"),
 ]
-KEYS = [key for key, *_ in MEASURES]
 
 # The measures now, then (when there is a previous date), and now over the compared markets when
 # some market reported on only one of the two dates.

@@ -1,25 +1,21 @@
 -- market_attention: one row per market with rows in snap(S), ranked by the share of its open
 -- orders that break at least one exception rule, with the rule that accounts for most of them.
-with open_orders as (
-    select market, order_id, coalesce(mrr, 0) as mrr, rules
+with snap as (
+    select market, is_open, coalesce(mrr, 0) as mrr, rules
     from opslens_snap_rules($as_of, $markets, $products, $segments, $stall_limits)
-    where is_open
-),
-markets as (
-    select distinct market from opslens_snap($as_of, $markets, $products, $segments)
 ),
 per_market as (
     select
         market,
-        count(*) as open_orders,
-        count(*) filter (where len(rules) > 0) as exception_orders,
-        sum(mrr) filter (where len(rules) > 0) as mrr_at_risk
-    from open_orders
+        count(*) filter (where is_open) as open_orders,
+        count(*) filter (where is_open and len(rules) > 0) as exception_orders,
+        sum(mrr) filter (where is_open and len(rules) > 0) as mrr_at_risk
+    from snap
     group by market
 ),
 rule_counts as (
     select market, rule, count(*) as orders
-    from (select market, unnest(rules) as rule from open_orders)
+    from (select market, unnest(rules) as rule from snap where is_open)
     group by all
 ),
 top_rule as (
@@ -30,15 +26,14 @@ top_rule as (
 ),
 final as (
     select
-        m.market,
-        coalesce(p.open_orders, 0) as open_orders,
-        coalesce(p.exception_orders, 0) as exception_orders,
-        coalesce(p.exception_orders, 0) / nullif(p.open_orders, 0) as exception_share,
+        p.market,
+        p.open_orders,
+        p.exception_orders,
+        p.exception_orders / nullif(p.open_orders, 0) as exception_share,
         coalesce(p.mrr_at_risk, 0)::double as mrr_at_risk,
         t.top_rule,
         coalesce(t.top_rule_orders, 0) as top_rule_orders
-    from markets m
-    left join per_market p using (market)
+    from per_market p
     left join top_rule t using (market)
 )
 select
