@@ -136,9 +136,8 @@ def _combine(con: duckdb.DuckDBPyConnection, checked: list[CheckedSource]) -> No
     ):
         parts = [c.relation for c in checked if c.kind == kind]
         selects = [f"select {', '.join(columns)}, {FILE}, {ROW} from {relation}" for relation in parts]
-        if not selects:  # an empty relation of the right shape
-            types = "snapshots" if kind == "snapshots" else "footprint"
-            selects = [f"select {', '.join(columns)}, 0::INTEGER as {FILE}, 0::BIGINT as {ROW} from {types} limit 0"]
+        if not selects:  # an empty relation of the right shape (kind names the store's table)
+            selects = [f"select {', '.join(columns)}, 0::INTEGER as {FILE}, 0::BIGINT as {ROW} from {kind} limit 0"]
         con.sql(f"create or replace temp view {view} as {' union all '.join(selects)}")
 
 
