@@ -52,7 +52,7 @@ def die_after(module, name):
 
 steps = {
     "after the copy": lambda: die_after(writer, "_copy_database"),
-    "after staging a file": lambda: die_after(ingest, "stage"),
+    "after staging the files": lambda: die_after(ingest, "stage_keys"),
     "inside the load transaction": lambda: setattr(load, "_log", die),
     "after the commit, before the checkpoint": lambda: die_after(ingest, "load"),
     "before the swap": lambda: setattr(writer.os, "replace", die),
@@ -63,7 +63,7 @@ ingest.ingest_files(db, files)
 """
 KILL_POINTS = [
     "after the copy",
-    "after staging a file",
+    "after staging the files",
     "inside the load transaction",
     "after the commit, before the checkpoint",
     "before the swap",

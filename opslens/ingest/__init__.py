@@ -110,22 +110,12 @@ def _validate_into_staging(
     checked = [c for c in (check_source(con, s, names, problems, warnings) for s in sources) if c is not None]
     problems.raise_if_any()
     for source in checked:
-        stage(con, source)
+        drop_text(con, source.source)  # a CSV's parsed text: its rows are typed by now
     _combine(con, checked)
     check_duplicates(con, "incoming_footprint", ["snapshot_date", "market"], names, problems)
     problems.raise_if_any()
     stage_keys(con)
     return warnings, _in_date_order(con)
-
-
-def stage(con: duckdb.DuckDBPyConnection, source: CheckedSource) -> None:
-    """Make a checked source's typed rows ready to load: free a CSV's parsed text, typed by now.
-
-    Text sources (CSV) were typed once into a temporary table while being checked, so loading does
-    not parse them again; Parquet sources stay views over the files, which DuckDB reads faster than
-    a copy.
-    """
-    drop_text(con, source.source)
 
 
 def _combine(con: duckdb.DuckDBPyConnection, checked: list[CheckedSource]) -> None:
