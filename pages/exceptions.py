@@ -16,24 +16,25 @@ if widgets.empty_state(exceptions, "exceptions", filters):
     st.stop()
 
 labels = {name: rule.label for name, rule in RULES.items()}
-counts = (
-    exceptions.group_by("rule", "market", maintain_order=True)  # exceptions come in rule order
-    .len("orders")
-    .with_columns(pl.col("rule").replace_strict(labels).alias("rule_label"))
-)
-rule_totals = exceptions.group_by("rule", maintain_order=True).agg(
-    pl.len().alias("orders"), pl.col("mrr").fill_null(0).sum().alias("mrr_at_risk")
+summary = data.dataset("exception_summary", filters).row(0, named=True)
+counts = data.dataset("exception_counts", filters).with_columns(
+    pl.col("rule").replace_strict(labels).alias("rule_label")
 )
 tiles = st.columns(4)
-tiles[0].metric("Exception rows", f"{exceptions.height:,}", help="One row per order and rule it breaks")
-tiles[1].metric("Orders affected", f"{exceptions['order_id'].n_unique():,}")
+tiles[0].metric("Exception rows", f"{summary['exception_rows']:,}", help="One row per order and rule it breaks")
+tiles[1].metric("Orders affected", f"{summary['exception_orders']:,}", help="Orders breaking at least one rule")
 tiles[2].metric(
     "MRR at risk",
-    fmt.money(exceptions.unique("order_id")["mrr"].fill_null(0).sum()) + "/mo",
+    fmt.money(summary["mrr_at_risk"]) + "/mo",
     help="Monthly revenue of the orders with at least one exception",
 )
-top = rule_totals.sort("orders", descending=True, maintain_order=True).row(0, named=True)  # ties: rule order
-tiles[3].metric("Most frequent", labels[top["rule"]], f"{top['orders']:,} orders", delta_color="off", delta_arrow="off")
+tiles[3].metric(
+    "Most frequent",
+    labels[summary["top_rule"]],
+    f"{summary['top_rule_orders']:,} orders",
+    delta_color="off",
+    delta_arrow="off",
+)
 
 figure = charts.heatmap(
     counts, "market", "rule_label", "orders", "Exceptions per rule and market (orders)", "Market", "Rule"

@@ -53,9 +53,9 @@ with right:
     if not widgets.empty_state(attention, "markets with open orders", filters):
         why = attention.with_columns(
             pl.format(
-                "{} of {} open orders have exceptions; most: {} ({})",
+                "{} of {} orders have exceptions; most: {} ({})",
                 "exception_orders",
-                "open_orders",
+                "orders",
                 pl.col("top_rule").replace_strict({name: rule.label for name, rule in RULES.items()}, default="none"),
                 "top_rule_orders",
             ).alias("why")
@@ -67,7 +67,7 @@ with right:
                 "attention_rank": st.column_config.NumberColumn("Rank", width="small"),
                 "market": "Market",
                 "exception_share": st.column_config.ProgressColumn(
-                    "Open orders with exceptions", format="percent", min_value=0, max_value=1
+                    "Orders with exceptions", format="percent", min_value=0, max_value=1
                 ),
                 "mrr_at_risk": st.column_config.NumberColumn("MRR at risk ($/mo)", format="dollar"),
                 "why": st.column_config.TextColumn("Why", width="large"),

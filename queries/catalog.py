@@ -17,11 +17,24 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class RuleInfo:
-    """An exception rule and the plain-language reason a planner sees next to it."""
+    """An exception rule: its code, the label and reason a planner reads, and its SQL flag.
+
+    `flag` is the SQL condition on a row of snap(S) (the columns of `opslens_snap` in
+    queries/sql/_macros.sql, plus `as_of` and `stall_limits`) under which the row breaks the rule;
+    a NULL counts as false. None for a rule about a row that is absent (missing_from_snapshot),
+    defined in the `opslens_exceptions` macro. The order of RULES is the rule order everywhere:
+    the flag columns, each row's `rules` list, exception sorting and ties between rules.
+    """
 
     name: str
     label: str
     explanation: str
+    flag: str | None
+
+    @property
+    def flag_column(self) -> str:
+        """The boolean column of `opslens_snap_rules` that holds this rule's flag."""
+        return f"is_{self.name}"
 
 
 _DATASETS = [
@@ -76,7 +89,19 @@ _DATASETS = [
     DatasetInfo(
         "market_attention",
         "one row per market, ranked",
-        "markets ranked by the share of open orders with exceptions, with the rule behind most of them",
+        "markets ranked by the share of their orders with exceptions (rows of the snapshot plus orders missing"
+        " from it), with the rule behind most of them",
+    ),
+    DatasetInfo(
+        "exception_counts",
+        "one row per rule and market with exceptions",
+        "orders breaking each rule per market and their MRR, in rule order (the Exceptions heatmap)",
+        ("rule_index",),
+    ),
+    DatasetInfo(
+        "exception_summary",
+        "one row",
+        "exception rows, orders with exceptions and their MRR, and the rule broken by most orders (Exceptions tiles)",
     ),
     DatasetInfo(
         "backlog_ageing",
@@ -124,30 +149,56 @@ _DATASETS = [
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
 
 _RULES = [
-    RuleInfo("stalled", "Stalled", "open longer in its stage than the stage's limit"),
-    RuleInfo("overdue_appointment", "Overdue appointment", "scheduled, but the appointment date has passed"),
-    RuleInfo("missed_appointment", "Missed appointment", "open with at least one missed install appointment"),
-    RuleInfo("repeat_visit", "Repeat visit", "two or more truck rolls"),
+    RuleInfo(
+        "stalled",
+        "Stalled",
+        "open longer in its stage than the stage's limit",
+        "is_open and age_in_stage_days > stall_limits[stage_index]",
+    ),
+    RuleInfo(
+        "overdue_appointment",
+        "Overdue appointment",
+        "scheduled, but the appointment date has passed",
+        "stage = 'scheduled' and appointment_at::date < as_of",
+    ),
+    RuleInfo(
+        "missed_appointment",
+        "Missed appointment",
+        "open with at least one missed install appointment",
+        "is_open and missed_appointments >= 1",
+    ),
+    RuleInfo("repeat_visit", "Repeat visit", "two or more truck rolls", "truck_rolls >= 2"),
     RuleInfo(
         "scheduled_before_ready",
         "Booked before network ready",
         "an appointment is booked but the network is not ready by then",
+        "is_open and appointment_at is not null and (network_ready_at is null or network_ready_at > appointment_at)",
     ),
     RuleInfo(
         "invoiced_before_activation",
         "Invoiced before activation",
         "invoiced while service was not (yet) activated",
+        "invoiced_at is not null and (activated_at is null or activated_at > invoiced_at)",
     ),
     RuleInfo(
         "stage_mismatch",
         "Stage behind milestones",
         "the reported stage is earlier than the milestones say: the systems disagree",
+        # the lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5)
+        "is_open and stage_index < case when invoiced_at is not null then 7 when activated_at is not null then 6"
+        " when installed_at is not null then 5 else 0 end",
     ),
-    RuleInfo("fallout", "Order fallout", "open with a fallout code raised by a source system"),
+    RuleInfo(
+        "fallout",
+        "Order fallout",
+        "open with a fallout code raised by a source system",
+        "is_open and fallout_code is not null",
+    ),
     RuleInfo(
         "missing_from_snapshot",
         "Missing from snapshot",
         "open in the market's previous snapshot, absent now, though the market reported",
+        None,
     ),
 ]
 RULES: dict[str, RuleInfo] = {r.name: r for r in _RULES}

@@ -29,6 +29,7 @@ import duckdb
 import polars as pl
 
 from opslens.store import SCHEMA_VERSION, StoreError, schema_version
+from queries.catalog import RULES
 
 SQL_DIR = Path(__file__).parent / "sql"
 _PARAMETER = re.compile(r"\$([a-z_]+)")
@@ -149,7 +150,26 @@ def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
 
 def _macros(prefix: str) -> str:
     """The shared macros as one script; `prefix` is where they are created ("temp " or a schema)."""
-    return sql_text("_macros").replace("create or replace temp macro ", f"create or replace {prefix}")
+    return macros_sql().replace("create or replace temp macro ", f"create or replace {prefix}")
+
+
+@cache
+def macros_sql() -> str:
+    """queries/sql/_macros.sql with the exception rules written in from the RULES registry.
+
+    The registry is the only place a rule is defined, so the flag columns, each row's `rules` list
+    and the rule order cannot drift apart. The text comes from code, never from users.
+    """
+    flagged = [rule for rule in RULES.values() if rule.flag]
+    parts = {
+        "RULE_ORDER": ", ".join(f"('{rule.name}', {index})" for index, rule in enumerate(RULES.values(), start=1)),
+        "RULE_FLAGS": ",\n        ".join(f"coalesce({rule.flag}, false) as {rule.flag_column}" for rule in flagged),
+        "RULE_LIST": ",\n        ".join(f"case when {rule.flag_column} then '{rule.name}' end" for rule in flagged),
+    }
+    text = sql_text("_macros")
+    for marker, sql in parts.items():
+        text = text.replace(f"/* {marker} */", sql)
+    return text
 
 
 def _install_temp_macros(con: duckdb.DuckDBPyConnection) -> None:

@@ -670,14 +670,16 @@ def test_unbilled_orders_match_install_to_invoice_totals(invoice_db):
 # T0 = 2026-09-01 (NORTH, SOUTH, VALE), S = 2026-09-10. Every row has stage_entered_at (s_e_a).
 # Default stall limits: intake 3, awaiting_network 45, awaiting_appointment 7, scheduled 21, installed 3, activated 7.
 #
-# At S, per order: rules that fire (open orders only count in market_attention):
+# At S, per order: rules that fire. "Orders with exceptions" is one definition everywhere: every order
+# in `exceptions` (terminal rows and orders missing from the snapshot too); market_attention's share
+# is of the orders the rules judged (rows at S plus orders missing from S).
 #   NORTH N1 intake     s_e_a 09-05 -> 5 > 3                               stalled              mrr 10
 #         N2 intake     business, missed 1, fallout X                       missed, fallout      mrr 20
 #         N3 aw_appt    fallout Y, age 2                                    fallout              mrr null
 #         N4 scheduled  business, appointment 09-09 14:00 < S, ready 09-01  overdue_appointment  mrr 40
 #         N5 intake     age 1                                               -                    mrr 50
-#         N6 invoiced   truck_rolls 3 (terminal: in exceptions, not in market_attention)      mrr 1000
-#         N7 intake on T0 only -> missing_from_snapshot at S (excluded from market_attention)
+#         N6 invoiced   truck_rolls 3 (terminal row)                      repeat_visit         mrr 1000
+#         N7 intake on T0 only -> missing_from_snapshot at S (its T0 mrr 7)
 #   SOUTH S1 scheduled  business, appointment 09-12, network not ready      scheduled_before_ready  mrr 30
 #         S2 installed  installed 09-09, truck_rolls 2                      repeat_visit            mrr 25
 #         S3 intake, S4 awaiting_network (s_e_a 09-01 -> 9 <= 45)         -                       mrr 5, 5
@@ -726,6 +728,7 @@ ATTN_T0 = dt.date(2026, 9, 1)
 
 ATTN_COLUMNS = [
     "market",
+    "orders",
     "open_orders",
     "exception_orders",
     "exception_share",
@@ -742,20 +745,22 @@ def attention(*values) -> dict:
 
 # Ranked by share desc, then exception_orders desc, then market.
 ATTENTION_AT_S = [
-    # open N1..N5 = 5; with exceptions N1 N2 N3 N4 = 4 -> 0.8; mrr 10 + 20 + null + 40 = 70;
-    # rules: stalled 1, overdue 1, missed 1, fallout 2 (N2, N3) -> fallout 2
-    attention("NORTH", 5, 4, 0.8, 70.0, "fallout", 2, 1),
-    # open 4; E2 E3 E4 -> 0.75; mrr 60 + 40 + 0 = 100; stage_mismatch, overdue, missed 1 each -> overdue (SPEC order)
-    attention("EAST", 4, 3, 0.75, 100.0, "overdue_appointment", 1, 2),
-    # open 4; C1 C2 -> 0.5; mrr null + 15 = 15; missed 2, stalled 1 -> missed 2
-    attention("CENTRAL", 4, 2, 0.5, 15.0, "missed_appointment", 2, 3),
-    # open 4; S1 S2 -> 0.5 (ties CENTRAL on share and count: market decides); mrr 55;
-    # repeat_visit 1 ties scheduled_before_ready 1 -> repeat_visit comes first in SPEC order
-    attention("SOUTH", 4, 2, 0.5, 55.0, "repeat_visit", 1, 4),
-    # open 2; W1 -> 0.5, but 1 exception order < 2 -> after CENTRAL and SOUTH
-    attention("WEST", 2, 1, 0.5, 8.0, "fallout", 1, 5),
-    # open 1 (V1); V2 is only missing_from_snapshot, which does not count -> 0
-    attention("VALE", 1, 0, 0.0, 0.0, None, 0, 6),
+    # judged: rows N1..N6 + missing N7 = 7 (open N1..N5 = 5); with exceptions N1 N2 N3 N4 N6 N7 = 6 -> 6/7;
+    # mrr 10 + 20 + null + 40 + 1000 + 7 = 1077; rules: stalled 1, overdue 1, missed 1, repeat 1, missing 1,
+    # fallout 2 (N2, N3) -> fallout 2
+    attention("NORTH", 7, 5, 6, 6 / 7, 1077.0, "fallout", 2, 1),
+    # 4 rows, all open; E2 E3 E4 -> 0.75; mrr 60 + 40 + 0 = 100; stage_mismatch, overdue, missed 1 each -> overdue
+    # (rule order)
+    attention("EAST", 4, 4, 3, 0.75, 100.0, "overdue_appointment", 1, 2),
+    # 4; C1 C2 -> 0.5; mrr null + 15 = 15; missed 2, stalled 1 -> missed 2
+    attention("CENTRAL", 4, 4, 2, 0.5, 15.0, "missed_appointment", 2, 3),
+    # 4; S1 S2 -> 0.5 (ties CENTRAL on share and count: market decides); mrr 55;
+    # repeat_visit 1 ties scheduled_before_ready 1 -> repeat_visit comes first in rule order
+    attention("SOUTH", 4, 4, 2, 0.5, 55.0, "repeat_visit", 1, 4),
+    # V1 + missing V2 = 2, open 1; V2 -> 1/2 = 0.5, 1 order; mrr 9 (V2 at T0); ties WEST: VALE < WEST
+    attention("VALE", 2, 1, 1, 0.5, 9.0, "missing_from_snapshot", 1, 5),
+    # 2; W1 -> 0.5, 1 exception order < 2 -> after CENTRAL and SOUTH
+    attention("WEST", 2, 2, 1, 0.5, 8.0, "fallout", 1, 6),
 ]
 
 
@@ -768,7 +773,7 @@ def test_market_attention_ranked(attn_db):
     df = dataset("market_attention", attn_db)
     assert set(ATTN_COLUMNS) <= set(df.columns)
     expect(df, ATTENTION_AT_S)
-    assert_integer(df, "open_orders", "exception_orders", "top_rule_orders", "attention_rank")
+    assert_integer(df, "orders", "open_orders", "exception_orders", "top_rule_orders", "attention_rank")
     assert_float(df, "exception_share", "mrr_at_risk")
 
 
@@ -781,15 +786,15 @@ def test_market_attention_earlier_as_of(attn_db):
     expect(
         dataset("market_attention", attn_db, as_of=ATTN_T0),
         [
-            attention("NORTH", 1, 1, 1.0, 7.0, "stalled", 1, 1),
-            attention("SOUTH", 1, 0, 0.0, 0.0, None, 0, 2),
-            attention("VALE", 1, 0, 0.0, 0.0, None, 0, 3),
+            attention("NORTH", 1, 1, 1, 1.0, 7.0, "stalled", 1, 1),
+            attention("SOUTH", 1, 1, 0, 0.0, 0.0, None, 0, 2),
+            attention("VALE", 1, 1, 0, 0.0, 0.0, None, 0, 3),
         ],
     )
 
 
 def test_market_attention_market_filter_reranks(attn_db):
-    south, west = ATTENTION_AT_S[3], ATTENTION_AT_S[4]
+    south, west = ATTENTION_AT_S[3], ATTENTION_AT_S[5]
     expect(
         dataset("market_attention", attn_db, markets=["WEST", "SOUTH"]),
         [{**south, "attention_rank": 1}, {**west, "attention_rank": 2}],
@@ -799,15 +804,16 @@ def test_market_attention_market_filter_reranks(attn_db):
 def test_market_attention_segment_filter(attn_db):
     # business at S: N2, N4 (NORTH); S1 (SOUTH); E3 (EAST); C2 (CENTRAL). WEST, VALE have none -> no row.
     #   NORTH 2 open, both with exceptions -> 1.0; mrr 20 + 40; missed 1, fallout 1, overdue 1 -> overdue first
+    #   (N7, missing from S, is residential: filtered out like the rows)
     #   CENTRAL C2: stalled 1, missed 1 -> stalled first; EAST E3 overdue; SOUTH S1 scheduled_before_ready
     # all shares 1.0 -> NORTH (2 orders) first, then 1-order markets alphabetically
     expect(
         dataset("market_attention", attn_db, segments=["business"]),
         [
-            attention("NORTH", 2, 2, 1.0, 60.0, "overdue_appointment", 1, 1),
-            attention("CENTRAL", 1, 1, 1.0, 15.0, "stalled", 1, 2),
-            attention("EAST", 1, 1, 1.0, 40.0, "overdue_appointment", 1, 3),
-            attention("SOUTH", 1, 1, 1.0, 30.0, "scheduled_before_ready", 1, 4),
+            attention("NORTH", 2, 2, 2, 1.0, 60.0, "overdue_appointment", 1, 1),
+            attention("CENTRAL", 1, 1, 1, 1.0, 15.0, "stalled", 1, 2),
+            attention("EAST", 1, 1, 1, 1.0, 40.0, "overdue_appointment", 1, 3),
+            attention("SOUTH", 1, 1, 1, 1.0, 30.0, "scheduled_before_ready", 1, 4),
         ],
     )
 
@@ -817,11 +823,9 @@ def test_market_attention_filter_matching_nothing_is_empty(attn_db):
     assert df.height == 0
 
 
-def test_market_attention_counts_agree_with_exceptions(attn_db):
-    # distinct OPEN orders in `exceptions` per market, rule missing_from_snapshot left out
-    exceptions = dataset("exceptions", attn_db).filter(
-        (pl.col("rule") != "missing_from_snapshot") & pl.col("stage").is_in(list(OPEN_STAGES))
-    )
+def test_market_attention_counts_agree_with_exceptions_and_headline(attn_db):
+    # one definition of "orders with exceptions": distinct orders in `exceptions`, per market and in all
+    exceptions = dataset("exceptions", attn_db)
     expected = {
         m: exceptions.filter(pl.col("market") == m)["order_id"].n_unique() for m in exceptions["market"].unique()
     }
@@ -830,29 +834,83 @@ def test_market_attention_counts_agree_with_exceptions(attn_db):
         for r in dataset("market_attention", attn_db).to_dicts()
         if r["exception_orders"]
     }
-    assert actual == expected == {"NORTH": 4, "EAST": 3, "CENTRAL": 2, "SOUTH": 2, "WEST": 1}
+    assert actual == expected == {"NORTH": 6, "EAST": 3, "CENTRAL": 2, "SOUTH": 2, "WEST": 1, "VALE": 1}
+    headline = dataset("headline", attn_db).filter(pl.col("measure") == "exception_orders")
+    summary = dataset("exception_summary", attn_db)
+    assert headline["value"][0] == summary["exception_orders"][0] == sum(actual.values()) == 15
+
+
+# exception_counts, exception_summary: the Exceptions page's heatmap and tiles, on the same fixture at S.
+EXCEPTION_COUNTS_AT_S = [
+    # (rule, market, orders, mrr_at_risk) in rule order, then market; a null mrr counts 0
+    ("stalled", "CENTRAL", 1, 15.0),  # C2
+    ("stalled", "NORTH", 1, 10.0),  # N1
+    ("overdue_appointment", "EAST", 1, 40.0),  # E3
+    ("overdue_appointment", "NORTH", 1, 40.0),  # N4
+    ("missed_appointment", "CENTRAL", 2, 15.0),  # C1 (null) + C2
+    ("missed_appointment", "EAST", 1, 0.0),  # E4
+    ("missed_appointment", "NORTH", 1, 20.0),  # N2
+    ("repeat_visit", "NORTH", 1, 1000.0),  # N6, terminal
+    ("repeat_visit", "SOUTH", 1, 25.0),  # S2
+    ("scheduled_before_ready", "SOUTH", 1, 30.0),  # S1
+    ("stage_mismatch", "EAST", 1, 60.0),  # E2
+    ("fallout", "NORTH", 2, 20.0),  # N2 + N3 (null)
+    ("fallout", "WEST", 1, 8.0),  # W1
+    ("missing_from_snapshot", "NORTH", 1, 7.0),  # N7, its T0 mrr
+    ("missing_from_snapshot", "VALE", 1, 9.0),  # V2
+]
+
+
+def test_exception_counts_per_rule_and_market(attn_db):
+    df = dataset("exception_counts", attn_db)
+    assert df.columns == ["rule", "market", "orders", "mrr_at_risk"]
+    assert df.rows() == EXCEPTION_COUNTS_AT_S
+
+
+def test_exception_summary_tiles(attn_db):
+    # 17 rows (the counts above); 15 distinct orders; mrr of each once: 10+20+0+40+1000+7+30+25+60+40+0+8+0+15+9
+    # = 1264; missed_appointment has the most orders (4)
+    assert dataset("exception_summary", attn_db).to_dicts() == [
+        {
+            "exception_rows": 17,
+            "exception_orders": 15,
+            "mrr_at_risk": 1264.0,
+            "top_rule": "missed_appointment",
+            "top_rule_orders": 4,
+        }
+    ]
+
+
+def test_exception_summary_ties_broken_by_rule_order_and_empty(attn_db):
+    # WEST: W1 fallout only; SOUTH: repeat_visit 1 ties scheduled_before_ready 1 -> repeat_visit (earlier rule)
+    south = dataset("exception_summary", attn_db, markets=["SOUTH"]).row(0, named=True)
+    assert (south["top_rule"], south["top_rule_orders"], south["exception_orders"]) == ("repeat_visit", 1, 2)
+    assert dataset("exception_summary", attn_db, markets=["NOWHERE"]).to_dicts() == [
+        {"exception_rows": 0, "exception_orders": 0, "mrr_at_risk": 0.0, "top_rule": None, "top_rule_orders": 0}
+    ]
 
 
 def test_market_attention_market_with_only_terminal_rows(tmp_path):
-    # A market whose rows at S are all terminal: no open orders, its terminal exception (repeat_visit on an
-    # invoiced row) does not count. The share 0/0 is undefined: accept null or 0.
+    # A market whose rows at S are all terminal: no open orders, but its terminal exception (repeat_visit on an
+    # invoiced row) is an order with exceptions like anywhere else: 1 of 1 judged orders.
     rows = """
     snapshot_date | order_id | market | stage    | ordered_at | installed_at | activated_at | invoiced_at | truck_rolls | mrr
     2026-09-10    | T1       | UPPER  | invoiced | 2026-08-01 | 2026-09-01   | 2026-09-02   | 2026-09-03  | 2           | 40
     """
     df = dataset("market_attention", make_store(tmp_path, rows))
-    assert df.height == 1
-    row = df.to_dicts()[0]
-    assert row["exception_share"] in (None, 0.0)
-    assert {k: row[k] for k in ATTN_COLUMNS if k != "exception_share"} == {
-        "market": "UPPER",
-        "open_orders": 0,
-        "exception_orders": 0,
-        "mrr_at_risk": 0.0,
-        "top_rule": None,
-        "top_rule_orders": 0,
-        "attention_rank": 1,
-    }
+    assert df.to_dicts() == [
+        {
+            "attention_rank": 1,
+            "market": "UPPER",
+            "orders": 1,
+            "open_orders": 0,
+            "exception_orders": 1,
+            "exception_share": 1.0,
+            "mrr_at_risk": 40.0,
+            "top_rule": "repeat_visit",
+            "top_rule_orders": 1,
+        }
+    ]
 
 
 # headline -------------------------------------------------------------

@@ -42,50 +42,31 @@ create or replace temp macro opslens_latest_as_of(latest_table, as_of, markets, 
       and (r.next_snapshot_date is null or r.next_snapshot_date > as_of)
       and opslens_passes(markets, products, segments, r.market, r.product, r.segment);
 
--- The exception rules in the SPEC's order: how exceptions are sorted and ties between rules broken.
+-- The exception rules in their order (the RULES registry, queries/catalog.py): how exceptions are
+-- sorted and ties between rules broken. The values are written from the registry when the macros
+-- are installed (queries/db.py).
 create or replace temp macro opslens_rule_order() as table
     select * from (values
-        ('stalled', 1), ('overdue_appointment', 2), ('missed_appointment', 3), ('repeat_visit', 4),
-        ('scheduled_before_ready', 5), ('invoiced_before_activation', 6), ('stage_mismatch', 7),
-        ('fallout', 8), ('missing_from_snapshot', 9)
+        /* RULE_ORDER */
     ) as rule_order(rule, rule_index);
 
--- snap(S) with the exception rules each row breaks (SPEC §2 "Exceptions"): one flag per rule, and
--- `rules`, the list of the broken ones in rule order ([] for none). Every rule about a row is defined
--- here and only here (missing_from_snapshot is about an absent row: see opslens_exceptions). A
+-- snap(S) with the exception rules each row breaks (SPEC §2 "Exceptions"): one flag column per rule
+-- (`is_<rule>`), and `rules`, the list of the broken ones in rule order ([] for none). Each rule's
+-- condition is written once, in the RULES registry (queries/catalog.py), and put here when the
+-- macros are installed (missing_from_snapshot is about an absent row: see opslens_exceptions). A
 -- dataset that needs one rule reads its flag, and DuckDB computes only that.
 -- stall_limits: days per open stage, as a list in lifecycle order (indexed by stage_index).
 create or replace temp macro opslens_snap_rules(as_of, markets, products, segments, stall_limits) as table
 with flagged as (
     select
         *,
-        coalesce(is_open and age_in_stage_days > stall_limits[stage_index], false) as is_stalled,
-        coalesce(stage = 'scheduled' and appointment_at::date < as_of, false) as is_overdue_appointment,
-        coalesce(is_open and missed_appointments >= 1, false) as is_missed_appointment,
-        coalesce(truck_rolls >= 2, false) as is_repeat_visit,
-        coalesce(is_open and appointment_at is not null
-                 and (network_ready_at is null or network_ready_at > appointment_at), false) as is_scheduled_before_ready,
-        coalesce(invoiced_at is not null and (activated_at is null or activated_at > invoiced_at), false)
-            as is_invoiced_before_activation,
-        -- the lifecycle position the milestones imply: invoiced (7) > activated (6) > installed (5)
-        is_open and stage_index < case when invoiced_at is not null then 7
-                                       when activated_at is not null then 6
-                                       when installed_at is not null then 5
-                                       else 0 end as is_stage_mismatch,
-        is_open and fallout_code is not null as is_fallout
+        /* RULE_FLAGS */
     from opslens_snap(as_of, markets, products, segments)
 )
 select
     *,
     list_filter([
-        case when is_stalled then 'stalled' end,
-        case when is_overdue_appointment then 'overdue_appointment' end,
-        case when is_missed_appointment then 'missed_appointment' end,
-        case when is_repeat_visit then 'repeat_visit' end,
-        case when is_scheduled_before_ready then 'scheduled_before_ready' end,
-        case when is_invoiced_before_activation then 'invoiced_before_activation' end,
-        case when is_stage_mismatch then 'stage_mismatch' end,
-        case when is_fallout then 'fallout' end
+        /* RULE_LIST */
     ], lambda rule: rule is not null) as rules
 from flagged;
 
@@ -129,6 +110,15 @@ final as (
 )
 select * from final;
 
+-- Orders with exceptions at S: one row per order breaking at least one rule (any rule, also on a
+-- terminal row or an order missing from the snapshot), with its market, MRR and how many rules it
+-- breaks. The one definition of "orders with exceptions": the headline tile, the Exceptions page's
+-- summary and market attention all count these rows.
+create or replace temp macro opslens_exception_orders(as_of, markets, products, segments, stall_limits) as table
+    select order_id, any_value(market) as market, any_value(coalesce(mrr, 0)) as mrr, count(*) as rules_broken
+    from opslens_exceptions(as_of, markets, products, segments, stall_limits)
+    group by order_id;
+
 -- Install to invoice population: orders whose latest row as of S passes the filters and has both
 -- installed_at and invoiced_at, optionally installed within [start_date, end_date] (SPEC §2).
 create or replace temp macro opslens_invoiced(as_of, markets, products, segments, start_date, end_date) as table
@@ -165,8 +155,8 @@ backlog as (
     from open_rows
 ),
 exception_orders as (
-    select count(distinct order_id)::double as exception_orders
-    from opslens_exceptions(as_of, markets, products, segments, stall_limits)
+    select count(*)::double as exception_orders
+    from opslens_exception_orders(as_of, markets, products, segments, stall_limits)
 ),
 install_to_invoice as (
     select quantile_cont(install_to_invoice_days, 0.85)::double as install_to_invoice_p85

@@ -1,39 +1,52 @@
--- market_attention: one row per market with rows in snap(S), ranked by the share of its open
--- orders that break at least one exception rule, with the rule that accounts for most of them.
-with snap as (
-    select market, is_open, coalesce(mrr, 0) as mrr, rules
-    from opslens_snap_rules($as_of, $markets, $products, $segments, $stall_limits)
+-- market_attention: one row per market with rows in snap(S) (or orders missing from it), ranked by the
+-- share of its orders that have exceptions, with the rule that accounts for most of them.
+-- "Orders with exceptions" is the one definition of opslens_exception_orders (as on the headline tile
+-- and the Exceptions page); `orders` counts what the rules judged: the market's rows of snap(S) plus
+-- its orders missing from it, so the share is of the same population.
+with hits as (
+    select market, order_id, rule, rule_index
+    from opslens_exceptions($as_of, $markets, $products, $segments, $stall_limits)
 ),
-per_market as (
-    select
-        market,
-        count(*) filter (where is_open) as open_orders,
-        count(*) filter (where is_open and len(rules) > 0) as exception_orders,
-        sum(mrr) filter (where is_open and len(rules) > 0) as mrr_at_risk
-    from snap
+with_exceptions as (
+    select market, count(*) as exception_orders, sum(mrr) as mrr_at_risk
+    from opslens_exception_orders($as_of, $markets, $products, $segments, $stall_limits)
     group by market
 ),
-rule_counts as (
-    select market, rule, count(*) as orders
-    from (select market, unnest(rules) as rule from snap where is_open)
-    group by all
+snapshot_orders as (
+    select market, count(*) as snapshot_orders, count(*) filter (where is_open) as open_orders
+    from opslens_snap($as_of, $markets, $products, $segments)
+    group by market
+),
+missing_orders as (
+    select market, count(*) as missing_orders
+    from hits
+    where rule = 'missing_from_snapshot'
+    group by market
 ),
 top_rule as (
-    select c.market, c.rule as top_rule, c.orders as top_rule_orders
-    from rule_counts c
-    join opslens_rule_order() o using (rule)
-    qualify row_number() over (partition by c.market order by c.orders desc, o.rule_index) = 1
+    select market, rule as top_rule, count(*) as top_rule_orders
+    from hits
+    group by market, rule, rule_index
+    qualify row_number() over (partition by market order by count(*) desc, rule_index) = 1
+),
+markets as (
+    select market from snapshot_orders union select market from with_exceptions
 ),
 final as (
     select
-        p.market,
-        p.open_orders,
-        p.exception_orders,
-        p.exception_orders / nullif(p.open_orders, 0) as exception_share,
-        coalesce(p.mrr_at_risk, 0)::double as mrr_at_risk,
+        m.market,
+        coalesce(s.snapshot_orders, 0) + coalesce(x.missing_orders, 0) as orders,
+        coalesce(s.open_orders, 0) as open_orders,
+        coalesce(w.exception_orders, 0) as exception_orders,
+        coalesce(w.exception_orders, 0)
+            / nullif(coalesce(s.snapshot_orders, 0) + coalesce(x.missing_orders, 0), 0) as exception_share,
+        coalesce(w.mrr_at_risk, 0)::double as mrr_at_risk,
         t.top_rule,
         coalesce(t.top_rule_orders, 0) as top_rule_orders
-    from per_market p
+    from markets m
+    left join snapshot_orders s using (market)
+    left join missing_orders x using (market)
+    left join with_exceptions w using (market)
     left join top_rule t using (market)
 )
 select
