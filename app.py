@@ -1,23 +1,9 @@
-"""Ops Lens: the entry point. The shared frame (store checks, sidebar filters), then the chosen page.
+"""Ops Lens: the entry point. The pages, the shared frame (store checks, sidebar filters), then the chosen page.
 
-Run with `./run` (sets up, creates the demo store when none exists, starts Streamlit).
+Start it with `./run` or `opslens serve`; both run opslens/app/main.py, which this file runs too, so
+`streamlit run app.py` in a clone gives the same app. Pages are listed in opslens/app/registry.py.
 """
 
-import streamlit as st
+from opslens.app.main import run
 
-from opslens.app import frame
-
-st.set_page_config(page_icon="📡", layout="wide")
-
-PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/backlog.py", title="Backlog", icon=":material/stacked_bar_chart:"),
-    st.Page("pages/exceptions.py", title="Exceptions", icon=":material/report:"),
-    st.Page("pages/readiness.py", title="Readiness", icon=":material/cell_tower:"),
-    st.Page("pages/install_to_invoice.py", title="Install to invoice", icon=":material/receipt_long:"),
-    st.Page("pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
-]
-
-page = st.navigation(PAGES)
-if frame.render():
-    page.run()
+run()

@@ -17,9 +17,11 @@ import duckdb
 from opslens import config, writer
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
+from opslens.serve import serve
 from opslens.store import StoreError
 from opslens.writer import DEFAULT_WAIT_SECONDS
 from queries import DATASETS, RULES, Filters, fetch
+from queries.db import QueryTimeout
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
 
@@ -123,11 +125,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("source", type=Path, metavar="FILE")
     restore.add_argument("--db", help=db_help)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the dashboard (Streamlit) on this store, from any folder",
+        description="Production defaults: no usage statistics, no Deploy button, XSRF protection. Streamlit"
+        " options given after the others pass through (they win).",
+        epilog="Example: opslens serve --port 8501 --address 0.0.0.0 --server.maxUploadSize 500",
+    )
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    serve.add_argument("--address", help="address to listen on (default: Streamlit's, all interfaces)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "serve":
+        serve(config.db_path(args.db), args.port, args.address, extra)  # does not return
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handlers = {
         "ingest": _ingest,
         "export": _export,
@@ -141,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     except IngestRejected as rejection:
         print(rejection, file=sys.stderr)
         return EXIT_REJECTED
-    except (StoreError, config.ConfigError, duckdb.Error, OSError, KeyError, ValueError) as error:
+    except (StoreError, QueryTimeout, config.ConfigError, duckdb.Error, OSError, KeyError, ValueError) as error:
         print(f"opslens {args.command}: {error}", file=sys.stderr)
         return EXIT_ERROR
 

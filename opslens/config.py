@@ -6,6 +6,7 @@ without passing settings around.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
@@ -30,6 +31,10 @@ DEFAULT_STALL_LIMITS: dict[str, int] = {
 DEFAULT_UPLOAD: dict[str, object] = {"enabled": True, "max_mb": 200}
 
 
+# [query]: the guarded query door (queries/db.py).
+DEFAULT_QUERY: dict[str, object] = {"timeout_seconds": 30}
+
+
 class ConfigError(ValueError):
     """A configuration file or value that cannot be used; the message says which and why."""
 
@@ -45,12 +50,22 @@ def config_path() -> Path:
 
 
 def _settings() -> tuple[dict[str, object], str]:
-    """The config file's contents (empty when there is none) and its name for messages."""
+    """The config file's contents (empty when there is none) and its name for messages.
+
+    Read again only when the file changes (by modification time and size): every query asks.
+    """
     path = config_path()
-    if not path.exists():
-        return {}, str(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8")), str(path)
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}, str(path)
+    return _parsed(str(path), stat.st_mtime_ns, stat.st_size), str(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, _mtime_ns: int, _size: int) -> dict[str, object]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
 
@@ -102,3 +117,24 @@ def _upload_settings() -> dict:
             raise ConfigError(f"{source}: [upload] max_mb must be a whole number of megabytes > 0, got {value!r}")
         checked[key] = value
     return checked
+
+
+def query_timeout_seconds() -> float:
+    """How long one dataset query may run before it is stopped: [query] timeout_seconds, default 30."""
+    settings, source = _settings()
+    section = settings.get("query", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: 'query' must be a table ([query]), got {section!r}")
+    for key in section:
+        if key not in DEFAULT_QUERY:
+            raise ConfigError(f"{source}: [query] has no setting '{key}'; allowed: {', '.join(DEFAULT_QUERY)}")
+    value = section.get("timeout_seconds", DEFAULT_QUERY["timeout_seconds"])
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{source}: [query] timeout_seconds must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def fingerprint() -> tuple[object, ...]:
+    """The settings that change numbers (the stall limits): part of every cached result's key, so an
+    edited opslens.toml shows new numbers on the next interaction, without a restart."""
+    return tuple(stall_limits().items())

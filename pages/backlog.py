@@ -7,8 +7,6 @@ from opslens import charts
 from opslens.app import data, state, widgets
 from opslens.contract import OPEN_STAGES
 
-dates, _options = data.choices()
-state.date_range_filter(dates, "Trend")
 filters = state.current_filters()
 trend_filters = state.current_filters(with_dates=True)
 

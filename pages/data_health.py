@@ -23,8 +23,6 @@ freshness = data.dataset("freshness", filters)
 if widgets.empty_state(freshness.select(EXTRACT_COLUMNS), "markets", filters):
     st.stop()
 
-dates, _options = data.choices()
-state.date_range_filter(dates, "Snapshots")
 range_filters = state.current_filters(with_dates=True)
 rows = data.dataset("snapshot_rows", range_filters)
 

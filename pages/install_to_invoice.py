@@ -5,8 +5,6 @@ import streamlit as st
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
 
-dates, _options = data.choices()
-state.date_range_filter(dates, "Installed")
 filters = state.current_filters(with_dates=True)
 st.title("Install to invoice")
 st.caption(f"Days from install to first invoice · {state.describe(filters)}")

@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from opslens import config
 from opslens.store import SCHEMA_VERSION, StoreError, schema_version
 from queries.catalog import RULES
 
@@ -180,10 +181,55 @@ def _install_temp_macros(con: duckdb.DuckDBPyConnection) -> None:
         con.sql(_macros("temp macro "))
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], label: str) -> pl.DataFrame:
-    """Run SQL with exactly the parameters it names bound, and log its duration."""
+class QueryTimeout(RuntimeError):
+    """A dataset query ran past its time limit and was stopped; the message names the dataset and limit."""
+
+
+class _Watchdog:
+    """Interrupts the cursor once `limit` seconds have passed, and again every 10 ms until the query
+    ends: an interrupt that lands before DuckDB starts executing is forgotten, so one is not enough."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, limit: float) -> None:
+        self._con, self._limit, self._done = con, limit, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        if self._done.wait(self._limit):
+            return
+        while not self._done.wait(0.01):
+            self._con.interrupt()
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+
+
+def run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, object],
+    label: str,
+    timeout: float | None = None,
+) -> pl.DataFrame:
+    """Run SQL with exactly the parameters it names bound, stop it after `timeout` seconds (default:
+    `[query] timeout_seconds`), and log its duration.
+
+    A runaway query (a huge store, an unlucky filter) would otherwise hold a core and the viewer's
+    page forever; DuckDB has no statement timeout, so a timer interrupts the cursor.
+    """
     wanted = set(_PARAMETER.findall(sql))
+    limit = config.query_timeout_seconds() if timeout is None else timeout
     started = time.perf_counter()
-    frame = con.sql(sql, params={k: v for k, v in params.items() if k in wanted}).pl()
+    with _Watchdog(con, limit):
+        try:
+            frame = con.sql(sql, params={k: v for k, v in params.items() if k in wanted}).pl()
+        except duckdb.InterruptException:
+            raise QueryTimeout(
+                f"the dataset '{label}' took longer than {limit:g} s and was stopped; narrow the filters, or raise"
+                " `[query] timeout_seconds` in opslens.toml"
+            ) from None
     log.info("%s: %d rows in %.1f ms", label, frame.height, (time.perf_counter() - started) * 1000)
     return frame

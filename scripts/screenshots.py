@@ -60,8 +60,7 @@ def take(db: Path, out: Path, only: list[str] | None) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    # toolbarMode=viewer hides the developer 'Deploy' button, which users of the docs never need.
-    with app_server(db, extra_args=["--client.toolbarMode", "viewer"]) as url, sync_playwright() as playwright:
+    with app_server(db) as url, sync_playwright() as playwright:
         browser = launch_browser(playwright)
         try:
             for name, path, title, charts in PAGES:

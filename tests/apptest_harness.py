@@ -28,39 +28,33 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from opslens.app import registry
 from opslens.app.widgets import readable
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_FILE = ROOT / "app.py"
-PAGES_DIR = ROOT / "pages"
 TIMEOUT = 60
 
-# page script -> its st.title
-PAGES: dict[str, str] = {
-    "overview": "Overview",
-    "backlog": "Backlog",
-    "exceptions": "Exceptions",
-    "readiness": "Readiness",
-    "install_to_invoice": "Install to invoice",
-    "data_health": "Data health",
-}
+# page script -> its st.title, from the page registry
+PAGES: dict[str, str] = {page.name: page.title for page in registry.PAGES}
 # Pages with the sidebar's date range (`from` / `to` selectboxes).
-RANGE_PAGES = ("backlog", "install_to_invoice", "data_health")
+RANGE_PAGES = tuple(page.name for page in registry.PAGES if page.date_range)
 # Sidebar widget keys = query-parameter names.
-FILTER_KEYS = ("as_of", "market", "product", "segment")
-RANGE_KEYS = ("from", "to")
+FILTER_KEYS = tuple(f.key for f in registry.FILTERS)
+RANGE_KEYS = tuple(f.key for f in registry.RANGE_FILTERS)
 
 QueryParams = Mapping[str, str | list[str]]
 
 
-def page_in_frame(page_file: str) -> None:
+def page_in_frame(page_name: str) -> None:
     """The AppTest script: the shared frame, then the page (as app.py does after st.navigation)."""
     import runpy
 
-    from opslens.app import frame
+    from opslens.app.main import show
+    from opslens.app.registry import PAGES_BY_NAME
 
-    if frame.render():
-        runpy.run_path(page_file, run_name="__page__")
+    page = PAGES_BY_NAME[page_name]
+    show(page, lambda: runpy.run_path(str(page.path), run_name="__page__"))
 
 
 def use_store(monkeypatch: pytest.MonkeyPatch, db: str | os.PathLike[str]) -> None:
@@ -75,7 +69,7 @@ def page_app(
     """A not-yet-run AppTest of `pages/<page>.py` inside the frame, on store `db`, opened with this link."""
     assert page in PAGES, f"unknown page {page!r}"
     use_store(monkeypatch, db)
-    at = AppTest.from_function(page_in_frame, args=(str(PAGES_DIR / f"{page}.py"),), default_timeout=TIMEOUT)
+    at = AppTest.from_function(page_in_frame, args=(page,), default_timeout=TIMEOUT)
     for key, value in (query_params or {}).items():
         at.query_params[key] = value
     return at

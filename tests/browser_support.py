@@ -20,6 +20,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from opslens.app import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,15 +36,8 @@ CHROMIUM_ARGS = [
 HOST = "127.0.0.1"
 VIEWPORT = {"width": 1500, "height": 1000}
 
-# The six pages: URL path (as st.navigation derives it from the script name), title, number of charts.
-PAGES = [
-    ("overview", "/", "Overview", 1),
-    ("backlog", "/backlog", "Backlog", 5),
-    ("exceptions", "/exceptions", "Exceptions", 1),
-    ("readiness", "/readiness", "Readiness", 3),
-    ("install_to_invoice", "/install_to_invoice", "Install to invoice", 4),
-    ("data_health", "/data_health", "Data health", 1),
-]
+# Every page: name, URL path (as st.navigation derives it from the script name), title, number of charts.
+PAGES = [(page.name, page.url_path, page.title, page.charts) for page in registry.PAGES]
 
 APP = '[data-testid="stApp"]'
 CHART = '[data-testid="stPlotlyChart"]'
@@ -71,28 +66,32 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def app_server(db: Path | str, timeout: float = 60.0, extra_args: list[str] | None = None) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free local port with OPSLENS_DB=db; yield its base URL.
+def app_server(
+    db: Path | str,
+    timeout: float = 60.0,
+    extra_args: list[str] | None = None,
+    python: Path | str = sys.executable,
+    cwd: Path = ROOT,
+) -> Iterator[str]:
+    """Start `opslens serve` (of the Ops Lens installed for `python`, in folder `cwd`) on a free local port
+    on store `db`; yield its base URL.
 
     Waits (at most `timeout` seconds) until /_stcore/health answers ok; always stops the server and its
     children afterwards (they run in their own process group).
     """
     port = free_port()
     url = f"http://{HOST}:{port}"
-    streamlit = Path(sys.executable).with_name("streamlit")
     command = [
-        str(streamlit) if streamlit.exists() else sys.executable,
-        *([] if streamlit.exists() else ["-m", "streamlit"]),
-        "run",
-        "app.py",
-        "--server.address",
+        str(python),
+        "-m",
+        "opslens.cli",
+        "serve",
+        "--db",
+        str(db),
+        "--address",
         HOST,
-        "--server.port",
+        "--port",
         str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
         "--server.fileWatcherType",
         "none",
         *(extra_args or []),
@@ -100,7 +99,7 @@ def app_server(db: Path | str, timeout: float = 60.0, extra_args: list[str] | No
     env = {**os.environ, "OPSLENS_DB": str(db), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             deadline = time.monotonic() + timeout

@@ -1,7 +1,8 @@
 """Cached access to the datasets for the pages.
 
-Results are cached per (dataset, filters) and keyed by the store file's modification time and
-size, so an ingest invalidates the cache without anyone clearing it by hand.
+Results are cached per (dataset, filters) and keyed by the store file's identity and by the
+settings that change numbers (stall limits in opslens.toml), so an ingest or an edited config
+shows new numbers on the next interaction without anyone clearing a cache or restarting.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def store_version(path: Path) -> tuple[int, int, int]:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _dataset(name: str, db: str, version: tuple[int, int, int], filters: Filters) -> pl.DataFrame:
+def _dataset(
+    name: str, db: str, version: tuple[int, int, int], settings: tuple[object, ...], filters: Filters
+) -> pl.DataFrame:
     return fetch(name, db, filters)
 
 
@@ -39,7 +42,7 @@ def _choices(db: str, version: tuple[int, int, int]) -> tuple[list[dt.date], dic
 def dataset(name: str, filters: Filters) -> pl.DataFrame:
     """The named dataset for these filters, from the cache when the store has not changed."""
     path = store_path()
-    return _dataset(name, str(path), store_version(path), filters)
+    return _dataset(name, str(path), store_version(path), config.fingerprint(), filters)
 
 
 def choices() -> tuple[list[dt.date], dict[str, list[str]]]:

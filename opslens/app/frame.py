@@ -9,11 +9,13 @@ from __future__ import annotations
 import streamlit as st
 
 from opslens.app import data, state
+from opslens.app.registry import PageInfo
 from opslens.store import StoreError
 
 
-def render() -> bool:
-    """Draw the sidebar frame; False (after explaining why) when there is nothing to show."""
+def render(page: PageInfo | None = None) -> bool:
+    """Draw the sidebar frame for `page` (its filters, and its date range when it shows time); False
+    (after explaining why) when there is nothing to show."""
     try:
         dates, options = data.choices()
     except StoreError as error:
@@ -28,4 +30,6 @@ def render() -> bool:
     st.sidebar.title("Ops Lens")
     st.sidebar.caption(f"Store `{data.store_path()}` · {len(dates)} snapshots, {dates[-1]} to {dates[0]}")
     state.sidebar_filters(dates, options)
+    if page is not None and page.date_range:
+        state.date_range_filter(dates, page.date_range)
     return True

@@ -11,10 +11,12 @@ import datetime as dt
 
 import streamlit as st
 
+from opslens.app.registry import FILTERS, RANGE_FILTERS
 from queries import Filters
 
-# Query-parameter names (also the widget keys): short and readable in a shared link.
-AS_OF, MARKETS, PRODUCTS, SEGMENTS, START, END = "as_of", "market", "product", "segment", "from", "to"
+# Query-parameter names (also the widget keys, from the registry): short and readable in a shared link.
+AS_OF, MARKETS, PRODUCTS, SEGMENTS = (f.key for f in FILTERS)
+START, END = (f.key for f in RANGE_FILTERS)
 _LATEST_SEEN = "_latest_snapshot_seen"
 
 
@@ -26,25 +28,21 @@ def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]]) -> None
         labels = [d.isoformat() for d in dates]
         _follow_new_snapshots(labels)
         st.selectbox(
-            "Snapshot (as of)",
+            FILTERS[0].label,
             labels,
             index=0,
             key=AS_OF,
             bind="query-params",
             help="Every number is as of this daily snapshot; the latest by default.",
         )
-        for key, label, option_key in (
-            (MARKETS, "Markets", "markets"),
-            (PRODUCTS, "Products", "products"),
-            (SEGMENTS, "Segments", "segments"),
-        ):
+        for choice in FILTERS[1:]:
             st.multiselect(
-                label,
-                options[option_key],
-                key=key,
+                choice.label,
+                options[choice.choices],
+                key=choice.key,
                 bind="query-params",
                 placeholder="All",
-                help=f"Empty means all {label.lower()}.",
+                help=f"Empty means all {choice.label.lower()}.",
             )
 
 
@@ -99,14 +97,8 @@ def describe(filters: Filters) -> str:
 
 def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, list[str]]) -> None:
     """Name link values the store does not have; Streamlit drops them and uses the default."""
-    known = {
-        AS_OF: {d.isoformat() for d in dates},
-        START: {d.isoformat() for d in dates},
-        END: {d.isoformat() for d in dates},
-        MARKETS: set(options["markets"]),
-        PRODUCTS: set(options["products"]),
-        SEGMENTS: set(options["segments"]),
-    }
+    day_labels = {d.isoformat() for d in dates}
+    known = {f.key: day_labels if f.choices == "dates" else set(options[f.choices]) for f in FILTERS + RANGE_FILTERS}
     params = st.query_params
     for key, allowed in known.items():
         unknown = [v for v in params.get_all(key) if v and v not in allowed]

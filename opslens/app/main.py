@@ -1,0 +1,38 @@
+"""The app itself: page set-up, navigation built from the page registry, the shared frame, the page.
+
+`streamlit run app.py` (in a clone) and `opslens serve` (from anywhere, also when installed from a
+wheel) both run this file, so the app is the same however it is started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from opslens.app import frame
+from opslens.app.registry import PAGES, PageInfo
+from queries.db import QueryTimeout
+
+
+def run() -> None:
+    st.set_page_config(page_title="Ops Lens", page_icon="📡", layout="wide")
+    chosen = st.navigation(
+        [st.Page(info.path, title=info.title, icon=info.icon, default=index == 0) for index, info in enumerate(PAGES)]
+    )
+    info = next(info for info in PAGES if info.title == chosen.title)
+    show(info, chosen.run)
+
+
+def show(page: PageInfo, run_page: Callable[[], None]) -> None:
+    """The frame for `page`, then the page itself; a query stopped by its time limit is explained,
+    never shown as a traceback. The page tests call this too, so they see what users see."""
+    if frame.render(page):
+        try:
+            run_page()
+        except QueryTimeout as timeout:
+            st.error(f"This view took too long: {timeout}.", icon=":material/timer_off:")
+
+
+if __name__ == "__main__":
+    run()
