@@ -11,6 +11,8 @@ layout properties instead of a full named template (which Plotly copies into eve
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -35,6 +37,13 @@ CHART_MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pd
 
 def stage_label(stage: str) -> str:
     return STAGE_LABELS.get(stage, stage)
+
+
+def as_text(values) -> list[str]:
+    """Labels from data (market names, ...) as Plotly text: its labels understand a few HTML tags
+    (<a href>, <b>, <span style>), so a market named `<a href=...>` would become a link; escaped, it
+    is shown exactly as written."""
+    return [html.escape(str(v), quote=False) for v in values]
 
 
 GRID = "#E5ECF6"
@@ -142,8 +151,8 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, value: str, title: str, x_title
     z = pl.DataFrame({y: ys}).join(grid, on=y, how="left").select(xs).fill_null(0).to_numpy()
     labelled = len(xs) * len(ys) <= 150  # numbers in the cells only while they stay readable
     cells = go.Heatmap(
-        x=xs,
-        y=ys,
+        x=as_text(xs),
+        y=as_text(ys),
         z=z,
         colorscale="Blues",
         text=z if labelled else None,
@@ -159,7 +168,7 @@ def grouped_bars(
 ) -> go.Figure:
     """Side-by-side bars per category, one colour per series ({column: legend label})."""
     traces = [
-        go.Bar(x=frame[category].to_list(), y=frame[column].to_numpy(), name=label, marker_color=color)
+        go.Bar(x=as_text(frame[category]), y=frame[column].to_numpy(), name=label, marker_color=color)
         for (column, label), color in zip(series.items(), PALETTE, strict=False)
     ]
     return _figure(traces, title, x_title, y_title, barmode="group")
@@ -224,7 +233,7 @@ def chart_bytes(figure: go.Figure, fmt: str, caption: str = "") -> bytes:
     figure = go.Figure(figure)
     if caption:
         title = figure.layout.title.text or ""
-        figure.update_layout(title_text=f"{title}<br><sup>{caption}</sup>", margin_t=80)
+        figure.update_layout(title_text=f"{title}<br><sup>{html.escape(caption, quote=False)}</sup>", margin_t=80)
     if fmt == "html":
         return figure.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
     if fmt in ("png", "svg", "pdf"):

@@ -5,13 +5,14 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, state, widgets
+from opslens.app.text import plain
 from opslens.contract import OPEN_STAGES
 
 filters = state.current_filters()
 trend_filters = state.current_filters(with_dates=True)
 
 st.title("Backlog")
-st.caption(f"Open orders by lifecycle stage · {state.describe(filters)}")
+st.caption(f"Open orders by lifecycle stage · {plain(state.describe(filters))}")
 
 backlog = data.dataset("backlog", filters)
 if widgets.empty_state(backlog, "open orders", filters):
@@ -69,7 +70,9 @@ if not widgets.empty_state(trend, "snapshots in this date range", trend_filters)
         per_market = gaps.group_by("market", maintain_order=True).len("days")
         st.caption(
             "Dips can be missing extracts, not real change: "
-            + ", ".join(f"{r['market']} is missing on {r['days']} date(s)" for r in per_market.iter_rows(named=True))
+            + ", ".join(
+                f"{plain(r['market'])} is missing on {r['days']} date(s)" for r in per_market.iter_rows(named=True)
+            )
             + " (see Data health)."
         )
     widgets.downloads("backlog_trend", trend_filters, trend, figure_trend)

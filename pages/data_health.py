@@ -5,6 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, state, upload, widgets
+from opslens.app.text import plain
 from opslens.queries import Filters
 
 # freshness columns about the extract itself (the rest are about the systems agreeing at the snapshot)
@@ -14,7 +15,7 @@ OUT_OF_SYNC = "Stage disagrees with milestones (systems out of sync)"
 filters = state.current_filters()
 st.title("Data health")
 st.caption(
-    f"Freshness of each market's extract and the ingest log · {state.describe(filters)} "
+    f"Freshness of each market's extract and the ingest log · {plain(state.describe(filters))} "
     "(product and segment filters do not apply: extracts arrive per market)"
 )
 
@@ -36,7 +37,7 @@ if late.height:
     st.warning(
         f"{late.height} market(s) have no rows at the selected snapshot: "
         + ", ".join(
-            f"{r['market']} (last {r['latest_snapshot_date']}, {r['days_behind']} d behind)"
+            f"{plain(r['market'])} (last {r['latest_snapshot_date']}, {r['days_behind']} d behind)"
             for r in late.iter_rows(named=True)
         ),
         icon=":material/schedule:",
@@ -46,7 +47,9 @@ else:
 if gaps.height:
     st.warning(
         "Missing extracts in the date range: "
-        + ", ".join(f"{r['market']} on {r['days']} date(s), latest {r['latest']}" for r in gaps.iter_rows(named=True)),
+        + ", ".join(
+            f"{plain(r['market'])} on {r['days']} date(s), latest {r['latest']}" for r in gaps.iter_rows(named=True)
+        ),
         icon=":material/event_busy:",
     )
 
@@ -89,7 +92,7 @@ if out_of_sync.height:
         # Like the column above: the market alone, whatever the product and segment filters.
         drill = Filters(as_of=filters.as_of, markets=(market,), rules=("stage_mismatch",))
         listed = data.dataset("orders", drill)
-        st.caption(f"{listed.height:,} open orders in {market} whose stage is behind their milestones")
+        st.caption(f"{listed.height:,} open orders in {plain(market)} whose stage is behind their milestones")
         widgets.table(
             listed,
             ["order_id", "market", "stage", "installed_at", "activated_at", "invoiced_at", "age_in_stage_days", "mrr"],

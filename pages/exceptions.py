@@ -5,11 +5,12 @@ import streamlit as st
 
 from opslens import charts, config
 from opslens.app import data, fmt, state, widgets
+from opslens.app.text import plain
 from opslens.queries import RULES
 
 filters = state.current_filters()
 st.title("Exceptions")
-st.caption(f"Orders breaking a rule, one row per order and rule · {state.describe(filters)}")
+st.caption(f"Orders breaking a rule, one row per order and rule · {plain(state.describe(filters))}")
 
 exceptions = data.dataset("exceptions", filters)
 if widgets.empty_state(exceptions, "exceptions", filters):

@@ -4,10 +4,11 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
+from opslens.app.text import plain
 
 filters = state.current_filters(with_dates=True)
 st.title("Install to invoice")
-st.caption(f"Days from install to first invoice · {state.describe(filters)}")
+st.caption(f"Days from install to first invoice · {plain(state.describe(filters))}")
 
 summary = data.dataset("install_to_invoice", filters)
 totals = summary.filter(summary["market"] == "ALL")

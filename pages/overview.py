@@ -5,11 +5,12 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
+from opslens.app.text import plain
 from opslens.queries import RULES
 
 filters = state.current_filters()
 st.title("Overview")
-st.caption(f"Service delivery at a glance · {state.describe(filters)}")
+st.caption(f"Service delivery at a glance · {plain(state.describe(filters))}")
 
 headline = data.dataset("headline", filters)
 previous = headline["previous_as_of"][0]
@@ -20,7 +21,7 @@ if previous:
     if missing.height:
         st.warning(
             "Missing extracts: "
-            + ", ".join(f"{r['market']} on {r['snapshot_date']}" for r in missing.iter_rows(named=True))
+            + ", ".join(f"{plain(r['market'])} on {r['snapshot_date']}" for r in missing.iter_rows(named=True))
             + f". The changes compare only markets that reported on both {previous} and {current}. See Data health.",
             icon=":material/warning:",
         )

@@ -4,10 +4,11 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, state, widgets
+from opslens.app.text import plain
 
 filters = state.current_filters()
 st.title("Readiness")
-st.caption(f"Orders sold where the network is not ready yet · {state.describe(filters)}")
+st.caption(f"Orders sold where the network is not ready yet · {plain(state.describe(filters))}")
 
 readiness = data.dataset("readiness", filters)
 if widgets.empty_state(readiness, "markets with orders", filters):
@@ -82,7 +83,7 @@ market = widgets.drill_choice(
 if market:
     drill = filters.with_drill(markets=(market,), stages=("awaiting_network",))
     orders = data.dataset("orders", drill)
-    st.caption(f"{orders.height:,} orders in {market} awaiting network, longest waiting first")
+    st.caption(f"{orders.height:,} orders in {plain(market)} awaiting network, longest waiting first")
     widgets.table(
         orders.sort("age_days", descending=True),
         ["order_id", "market", "product", "segment", "age_days", "appointment_at", "mrr", "exceptions"],

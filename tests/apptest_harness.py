@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -107,12 +108,18 @@ def set_filters(at: AppTest, **values: Any) -> AppTest:
 # --- reading what the page shows -------------------------------------------------------------------
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of a Markdown text the app escaped (opslens/app/text.py): the backslash escapes
+    and invisible word joiners removed, so tests compare with the words on the screen."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
 def title(at: AppTest) -> str:
     return at.main.title[0].value
 
 
 def main_captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.main.caption]
+    return [shown(c.value) for c in at.main.caption]
 
 
 def page_caption(at: AppTest) -> str:
@@ -121,11 +128,11 @@ def page_caption(at: AppTest) -> str:
 
 
 def sidebar_warnings(at: AppTest) -> list[str]:
-    return [w.value for w in at.sidebar.warning]
+    return [shown(w.value) for w in at.sidebar.warning]
 
 
 def infos(at: AppTest) -> list[str]:
-    return [i.value for i in at.main.info]
+    return [shown(i.value) for i in at.main.info]
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from apptest_harness import ROOT, assert_no_exception, main_captions, page_app, rerun, table
+from apptest_harness import ROOT, assert_no_exception, main_captions, page_app, rerun, shown, table
 
 from opslens import config
 from opslens.app import upload
@@ -314,11 +314,11 @@ def health(db: Path, monkeypatch, config_text: str | None = None):
 
 
 def successes(at) -> list[str]:
-    return [s.value for s in at.main.success]
+    return [shown(s.value) for s in at.main.success]
 
 
 def errors(at) -> list[str]:
-    return [e.value for e in at.main.error]
+    return [shown(e.value) for e in at.main.error]
 
 
 def test_section_renders_with_the_uploader_and_a_disabled_load_button(db, monkeypatch):

@@ -39,6 +39,7 @@ from apptest_harness import (
     rerun,
     run_page,
     set_filters,
+    shown,
     sidebar_warnings,
     table,
     title,
@@ -611,7 +612,7 @@ def test_app_without_a_store_explains_how_to_create_one(tmp_path, monkeypatch):
     at = AppTest.from_file(str(APP_FILE), default_timeout=TIMEOUT).run()
 
     assert_no_exception(at)
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert len(errors) == 1 and str(missing) in errors[0] and "opslens demo" in errors[0]
     assert any("opslens demo" in m.value and "opslens ingest" in m.value for m in at.main.markdown)
     assert not at.multiselect and not at.selectbox and not at.main.metric  # no filters, no page

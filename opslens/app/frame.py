@@ -10,6 +10,7 @@ import streamlit as st
 
 from opslens.app import data, state
 from opslens.app.registry import PageInfo
+from opslens.app.text import plain
 from opslens.store import StoreError
 
 
@@ -20,7 +21,7 @@ def render(page: PageInfo | None = None) -> bool:
         dates, options = data.choices()
     except StoreError as error:
         st.title("Ops Lens")
-        st.error(f"{error}", icon=":material/database:")
+        st.error(plain(error), icon=":material/database:")
         st.markdown("Load data with `opslens ingest FILE...` or create the demo store with `opslens demo`.")
         return False
     if not dates:
@@ -28,7 +29,7 @@ def render(page: PageInfo | None = None) -> bool:
         st.info("The store has no snapshots yet. Load files with `opslens ingest FILE...`.", icon=":material/inbox:")
         return False
     st.sidebar.title("Ops Lens")
-    st.sidebar.caption(f"Store `{data.store_path()}` · {len(dates)} snapshots, {dates[-1]} to {dates[0]}")
+    st.sidebar.caption(f"Store {plain(data.store_path())} · {len(dates)} snapshots, {dates[-1]} to {dates[0]}")
     state.sidebar_filters(dates, options)
     if page is not None and page.date_range:
         state.date_range_filter(dates, page.date_range)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from opslens.app import frame
 from opslens.app.registry import PAGES, PageInfo
+from opslens.app.text import plain
 from opslens.queries.db import QueryTimeout
 
 
@@ -31,7 +32,7 @@ def show(page: PageInfo, run_page: Callable[[], None]) -> None:
         try:
             run_page()
         except QueryTimeout as timeout:
-            st.error(f"This view took too long: {timeout}.", icon=":material/timer_off:")
+            st.error(f"This view took too long: {plain(timeout)}.", icon=":material/timer_off:")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import datetime as dt
 import streamlit as st
 
 from opslens.app.registry import FILTERS, RANGE_FILTERS
+from opslens.app.text import plain_list
 from opslens.queries import Filters
 
 # Query-parameter names (also the widget keys, from the registry): short and readable in a shared link.
@@ -104,7 +105,7 @@ def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, lis
         unknown = [v for v in params.get_all(key) if v and v not in allowed]
         if unknown:
             st.sidebar.warning(
-                f"The link asked for {key.replace('_', ' ')} {', '.join(repr(v) for v in unknown)}, "
+                f"The link asked for {key.replace('_', ' ')} {plain_list(repr(v) for v in unknown)}, "
                 "which this store does not have; showing the default instead.",
                 icon=":material/link_off:",
             )

@@ -23,6 +23,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import config
+from opslens.app.text import plain
 from opslens.ingest import IngestRejected, IngestResult, ingest_files
 from opslens.store import StoreError
 
@@ -160,7 +161,7 @@ def section(db: Path) -> None:
     try:
         enabled, limit_mb = config.upload_enabled(), config.upload_limit_mb()
     except config.ConfigError as error:
-        st.error(f"Loading files in the app is unavailable: {error}", icon=":material/settings:")
+        st.error(f"Loading files in the app is unavailable: {plain(error)}", icon=":material/settings:")
         return
     if not enabled:
         st.caption(
@@ -198,11 +199,11 @@ def section(db: Path) -> None:
 
 def show_outcome(outcome: UploadOutcome) -> None:
     if outcome.loaded:
-        st.success("  \n".join(line.strip() for line in outcome.message.splitlines()), icon=":material/check_circle:")
+        st.success("  \n".join(plain(line) for line in outcome.message.splitlines()), icon=":material/check_circle:")
         for warning in outcome.result.warnings if outcome.result else []:
-            st.warning(warning, icon=":material/warning:")
+            st.warning(plain(warning), icon=":material/warning:")
         return
-    st.error(outcome.message, icon=":material/error:")
+    st.error(plain(outcome.message), icon=":material/error:")
     if outcome.problems:
         st.dataframe(
             outcome.problem_table(),

@@ -15,6 +15,7 @@ import streamlit as st
 
 from opslens.app import data
 from opslens.app.state import describe
+from opslens.app.text import plain
 from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, chart_bytes
 from opslens.export import MIME_TYPES, file_name, table_bytes
 from opslens.queries import RULES, Filters
@@ -41,7 +42,7 @@ def downloads(
     """
     key = key or dataset
     meta = _meta(dataset, filters)
-    caption = f"{dataset} · {describe(filters)}"
+    caption = f"{dataset} · {describe(filters)}"  # plain text: files keep it as written
     with st.popover("Download", icon=":material/download:"):
         if figure is not None:
             st.caption("Chart")
@@ -61,7 +62,7 @@ def downloads(
             listed_meta = _meta(listed, filters)
             fetch = functools.partial(data.dataset, listed, filters)  # run only when a button is clicked
             _table_buttons(f"The orders behind it ({rows:,} rows)", listed, listed_meta, fetch, f"{key}-orders")
-        st.caption(caption)
+        st.caption(plain(caption))
 
 
 def _table_buttons(label: str, dataset: str, meta: dict[str, str], frame: Callable[[], pl.DataFrame], key: str) -> None:
@@ -83,7 +84,7 @@ def empty_state(frame: pl.DataFrame, what: str, filters: Filters) -> bool:
     if frame.height and not (frame.width and _all_zero(frame)):
         return False
     st.info(
-        f"No {what} for these filters ({describe(filters)}). Widen the markets, products or segments "
+        f"No {what} for these filters ({plain(describe(filters))}). Widen the markets, products or segments "
         "in the sidebar, or pick another snapshot.",
         icon=":material/filter_alt_off:",
     )
