@@ -107,6 +107,11 @@ def stop_writers(reason: str) -> None:
         raise Stopped(reason)
 
 
+def clear_stop() -> None:
+    """Forget a stop request once the command it was meant for has ended (for callers of cli.main in-process)."""
+    _STOP_REASON.clear()
+
+
 def lock_path(store: Path) -> Path:
     return store.with_name(store.name + ".lock")
 

@@ -112,10 +112,17 @@ def load_uploads(db: str | os.PathLike[str], files: Sequence[Upload], limit_mb: 
 
 def _ingest(db: str | os.PathLike[str], paths: list[Path], folder: str, names: list[str]) -> UploadOutcome:
     try:
-        result = ingest_files(db, paths, names=[f"{name} (uploaded)" for name in names])
+        # The log and every message name the files as uploaded, never the temporary copies; the bounds
+        # are [ingest]'s, tightened by [upload] (anyone who can open the app may upload).
+        result = ingest_files(
+            db,
+            paths,
+            names=[f"{name} (uploaded)" for name in names],
+            shown=names,
+            limits=config.upload_ingest_limits(),
+        )
     except IngestRejected as error:
-        # Problems name the temporary copies; show the names the user uploaded.
-        prefix = folder + os.sep
+        prefix = folder + os.sep  # in case a message still names a temporary copy
         problems = [
             {
                 "file": p.file.removeprefix(prefix),
@@ -128,7 +135,7 @@ def _ingest(db: str | os.PathLike[str], paths: list[Path], folder: str, names: l
         ]
         total = len(problems) + error.more
         return _rejected(f"The files were rejected, nothing was loaded ({total} problem(s)):", problems, error.more)
-    except StoreError as error:  # the store cannot be opened or written, or another ingest holds it too long
+    except (StoreError, config.ConfigError) as error:  # the store cannot be written, or opslens.toml is wrong
         return UploadOutcome("error", f"{error}. Nothing was loaded.")
     except Exception as error:  # never a traceback on the page; the log has the details
         log.exception("loading uploaded files into %s failed", db)

@@ -135,19 +135,19 @@ def _time_limit(store: Draft, limits: IngestLimits) -> Iterator[None]:
 
 
 def _named(error: IngestRejected, paths: list[Path], shown: list[str]) -> IngestRejected:
-    """The rejection with any file path inside a message replaced by the file's shown name.
-
-    DuckDB's own errors name the path it read; an upload's is a temporary one the ingest log must not keep.
+    """The rejection with every file path (reading names files by path; DuckDB's errors quote it)
+    replaced by the file's shown name: an upload's path is a temporary one the ingest log must not keep.
     """
-    swaps = [(str(path), name) for path, name in zip(paths, shown, strict=True) if str(path) != name]
+    swaps = {str(path): name for path, name in zip(paths, shown, strict=True) if str(path) != name}
     if not swaps:
         return error
     problems = []
     for problem in error.problems:
         message = problem.message
-        for path, name in swaps:
+        for path, name in swaps.items():
             message = message.replace(path, name)
-        problems.append(Problem(problem.file, message, problem.row, problem.column, problem.value))
+        file = swaps.get(problem.file, problem.file)
+        problems.append(Problem(file, message, problem.row, problem.column, problem.value))
     return IngestRejected(problems, error.more)
 
 
