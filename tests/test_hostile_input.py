@@ -55,7 +55,8 @@ def settings(tmp_path, monkeypatch):
 
 
 def assert_no_raw_controls(text: str) -> None:
-    raw = [ch for ch in text if (ord(ch) < 32 and ch != "\n") or 127 <= ord(ch) < 160 or ch in "\u200b\u200d\ufeff\u200f"]
+    invisible = "\u200b\u200d\ufeff\u200f"
+    raw = [ch for ch in text if (ord(ch) < 32 and ch != "\n") or 127 <= ord(ch) < 160 or ch in invisible]
     assert not raw, f"raw control or invisible characters printed: {raw!r} in {text!r}"
 
 
@@ -129,7 +130,7 @@ def test_gzip_bomb_stops_at_the_inflated_limit(store, tmp_path, capsys, settings
     bomb = gzip_bomb(tmp_path / "bomb.csv.gz", inflated_mb=64)
     assert bomb.stat().st_size < 1024 * 1024  # 64 MB from well under 1 MB
     started = time.monotonic()
-    problems, err = rejected(store, [bomb], capsys)
+    _, err = rejected(store, [bomb], capsys)
     assert time.monotonic() - started < 20
     assert "bomb.csv.gz" in err and "[ingest] max_inflated_mb = 4 MB" in err and "nothing was loaded" in err
 
@@ -279,7 +280,7 @@ def test_mrr_at_the_bound_loads(store, tmp_path):
 def test_fifo_is_named_as_such(store, tmp_path, capsys):
     fifo = tmp_path / "extract.csv"
     os.mkfifo(fifo)
-    problems, err = rejected(store, [fifo], capsys)
+    _, err = rejected(store, [fifo], capsys)
     assert "extract.csv: is not a regular file" in err and "empty" not in err
 
 
@@ -320,7 +321,7 @@ def test_markup_market_names_load_as_plain_text(store, tmp_path, capsys):
         dict(NEXT_DAY[i % len(NEXT_DAY)], order_id=f"M{i}", market=market) for i, market in enumerate(MARKUP_MARKETS)
     ]
     path = write(tmp_path / "markup.csv", csv_text(rows))
-    code, out, err = run_cli(["ingest", "--db", str(store), str(path)], capsys)
+    code, _, err = run_cli(["ingest", "--db", str(store), str(path)], capsys)
     assert code == 0, err
     con = duckdb.connect(str(store), read_only=True)
     try:
