@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -350,3 +351,18 @@ def test_upload_rejection_logs_file_names_only(store, name, content):
     message = log["message"][0]
     assert name in message and "opslens-upload-" not in message and os.sep + name not in message, message
     assert all("opslens-upload-" not in str(p) for p in outcome.problems)
+
+
+def test_an_upload_can_be_cancelled(store, tmp_path):
+    """What the page's Cancel button does: the load stops soon, nothing is loaded, the log says so."""
+    content = csv_text(bomb_rows(400_000)).encode()  # takes several seconds to load
+    before = store_data(store)
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    outcome = load_uploads(store, [("big.csv", content)], cancel=cancel)
+    assert time.monotonic() - started < 10
+    assert outcome.status == "rejected"
+    assert any("cancelled before it finished" in p["message"] for p in outcome.problems), outcome.problems
+    assert store_data(store) == before
+    assert "cancelled" in fetch("ingest_log", store, Filters())["message"][0]

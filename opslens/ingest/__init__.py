@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ def ingest_files(
     names: Sequence[str] | None = None,
     limits: IngestLimits | None = None,
     shown: Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
 ) -> IngestResult:
     """Validate every file, then load them all, or raise IngestRejected and change no data.
 
@@ -74,6 +76,8 @@ def ingest_files(
     `names` are the files' names for the log when they differ from their paths (app uploads), and
     `shown` how messages name them (default: the paths as given). `limits` bound the ingest's
     inflated bytes, rows and time (default: `[ingest]` in opslens.toml); going over one rejects it.
+    Setting `cancel` (from another thread: the app's Cancel button) stops the ingest soon, as a
+    rejection that loads nothing.
     """
     limits = limits or config.ingest_limits()
     started = dt.datetime.now()
@@ -84,9 +88,11 @@ def ingest_files(
     rejection: IngestRejected | None = None
     with draft(db, wait_seconds=wait_seconds, on_wait=on_wait) as store:
         con = store.con
-        timer = threading.Timer(limits.max_seconds, store.stop, args=(TIME_LIMIT,))
-        timer.daemon = True
-        timer.start()
+        finished = threading.Event()
+        watcher = threading.Thread(
+            target=_watch, args=(store, limits, cancel, finished), name="opslens-ingest-watch", daemon=True
+        )
+        watcher.start()
         try:
             try:
                 with _time_limit(store, limits):
@@ -97,7 +103,8 @@ def ingest_files(
                     entry["message"] = "\n".join(warnings) or None
                     ingest_id = load(con, entry, shown, in_date_order)
             finally:
-                timer.cancel()
+                finished.set()
+                watcher.join()
         except IngestRejected as error:
             error = _named(error, paths, shown)
             if store.is_new:
@@ -115,21 +122,36 @@ def ingest_files(
 
 
 TIME_LIMIT = "time limit"
+CANCELLED = "cancelled"
+
+
+def _watch(store: Draft, limits: IngestLimits, cancel: threading.Event | None, finished: threading.Event) -> None:
+    """Stop the ingest when it runs past its time limit or `cancel` is set, whichever comes first."""
+    deadline = time.monotonic() + limits.max_seconds
+    while not finished.wait(0.1):
+        if cancel is not None and cancel.is_set():
+            store.stop(CANCELLED)
+            return
+        if time.monotonic() >= deadline:
+            store.stop(TIME_LIMIT)
+            return
 
 
 @contextlib.contextmanager
 def _time_limit(store: Draft, limits: IngestLimits) -> Iterator[None]:
-    """Turn the stop of the time limit into a rejection naming the setting; other stops pass through."""
+    """Turn a stop by the time limit (naming the setting) or a cancel into a rejection; SIGTERM passes through."""
     try:
         yield
     except (duckdb.InterruptException, Stopped):
-        if store.stop_reason != TIME_LIMIT:
+        if store.stop_reason not in (TIME_LIMIT, CANCELLED):
             raise
         store.acknowledge()  # the connection is usable again, to log the rejection
         setting = limits.setting("max_seconds")
         message = (
             f"the ingest ran longer than {setting} = {limits.max_seconds:,} s and was stopped; nothing was"
             f" loaded. Load fewer files at a time or raise {setting} in opslens.toml"
+            if store.stop_reason == TIME_LIMIT
+            else "the ingest was cancelled before it finished; nothing was loaded"
         )
         raise IngestRejected([Problem("(this ingest)", message)]) from None
 

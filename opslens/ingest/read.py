@@ -216,6 +216,8 @@ def _parquet_layouts(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> list[
         )
         empty = "empty file: a header but no data rows"
         return [(str(schema[f]), sizes.get(f, 0), rows[f]) if rows[f] else Problem(f, empty) for f in files]
+    except duckdb.InterruptException:
+        raise  # stopped (time limit, cancel, SIGTERM): not a property of the file
     except (duckdb.Error, KeyError):
         return [_parquet_layout(con, path) for path in paths]
 
@@ -229,6 +231,8 @@ def _parquet_layout(con: duckdb.DuckDBPyConnection, path: Path) -> object:
         size = con.sql(
             "select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata($f)", params={"f": str(path)}
         ).fetchall()[0][0]
+    except duckdb.InterruptException:
+        raise
     except duckdb.Error as error:
         return Problem(str(path), f"not a readable Parquet file ({_first_line(error)})")
     if not rows:
@@ -274,6 +278,8 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, index: int) -> Source:
         rows.create_view(f"{relation}_scan", replace=True)
         # rowid follows the file's order (insertion order is preserved), so it gives the data row
         con.sql(f"create or replace temp table {relation} as select * from {relation}_scan")
+    except duckdb.InterruptException:
+        raise
     except duckdb.Error as error:
         raise _Unreadable(Problem(str(path), f"not a readable CSV file ({_first_line(error)})")) from None
     finally:
