@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +22,7 @@ from opslens.queries import DATASETS, RULES, Filters, fetch
 from opslens.queries.db import QueryTimeout
 from opslens.serve import serve
 from opslens.store import StoreError
+from opslens.text import printable, printable_lines
 from opslens.writer import DEFAULT_WAIT_SECONDS
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
@@ -139,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_signal(number: int, _frame) -> None:
+    """SIGTERM/SIGINT: stop every writer cleanly (store untouched, draft deleted, lock released)."""
+    writer.stop_writers(f"stopped by {signal.Signals(number).name} before it finished; nothing was changed")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -146,6 +153,33 @@ def main(argv: list[str] | None = None) -> int:
         serve(config.db_path(args.db), args.port, args.address, extra)  # does not return
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command in WRITERS:
+        with _signals_stop_writers():
+            return _run(args)
+    return _run(args)
+
+
+WRITERS = ("ingest", "demo", "migrate", "backup", "restore")
+
+
+class _signals_stop_writers:
+    """While a writing command runs, SIGTERM and SIGINT stop it cleanly instead of killing it mid-write."""
+
+    def __enter__(self) -> None:
+        self.previous = {}
+        try:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                self.previous[number] = signal.signal(number, _stop_on_signal)
+        except ValueError:  # not the main thread (main() called from a worker): leave signals alone
+            pass
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        writer.clear_stop()
+
+
+def _run(args: argparse.Namespace) -> int:
     handlers = {
         "ingest": _ingest,
         "export": _export,
@@ -157,18 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except IngestRejected as rejection:
-        print(rejection, file=sys.stderr)
+        print(printable_lines(str(rejection)), file=sys.stderr)
         return EXIT_REJECTED
     except (StoreError, QueryTimeout, config.ConfigError, duckdb.Error, OSError, KeyError, ValueError) as error:
-        print(f"opslens {args.command}: {error}", file=sys.stderr)
+        print(printable_lines(f"opslens {args.command}: {error}"), file=sys.stderr)
         return EXIT_ERROR
 
 
 def _ingest(args: argparse.Namespace) -> int:
     result = ingest_files(config.db_path(args.db), args.files, args.wait, on_wait=_tell)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(result.summary())
+        print(printable(f"warning: {warning}"), file=sys.stderr)
+    print(printable_lines(result.summary()))
     return EXIT_OK
 
 
@@ -226,8 +260,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    with writer.draft(config.db_path(args.db), on_wait=_tell):
-        pass  # a draft is migrated when opened
+    with writer.draft(config.db_path(args.db), on_wait=_tell, verify=True):
+        pass  # a draft is checked (every block read) and migrated when opened
     print(f"store {config.db_path(args.db)} is at the current schema")
     return EXIT_OK
 
@@ -248,7 +282,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _tell(message: str) -> None:
-    print(f"opslens: {message}", file=sys.stderr)
+    print(printable(f"opslens: {message}"), file=sys.stderr)
 
 
 if __name__ == "__main__":

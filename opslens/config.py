@@ -1,4 +1,4 @@
-"""Where the store lives, the thresholds the exception rules use and the app's upload settings.
+"""Where the store lives, the thresholds the exception rules use, ingest bounds and the app's upload settings.
 
 They are read from the environment or a TOML file so that the app, the CLI and notebooks agree
 without passing settings around.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from opslens.contract import OPEN_STAGES
@@ -27,8 +28,31 @@ DEFAULT_STALL_LIMITS: dict[str, int] = {
 }
 
 
-# [upload]: the app's "Load snapshot files" section (Data health).
-DEFAULT_UPLOAD: dict[str, object] = {"enabled": True, "max_mb": 200}
+# [upload]: the app's "Load snapshot files" section (Data health). Uploads also obey [ingest], with
+# tighter bounds of their own on inflated size and time, because anyone who can open the app may upload.
+DEFAULT_UPLOAD: dict[str, object] = {"enabled": True, "max_mb": 200, "max_inflated_mb": 1024, "max_seconds": 300}
+
+# [ingest]: bounds on one ingest (all its files together) and how far ahead a snapshot may be dated.
+DEFAULT_INGEST: dict[str, int] = {
+    "max_inflated_mb": 4096,
+    "max_rows": 30_000_000,
+    "max_seconds": 1800,
+    "future_days": 1,
+}
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What one ingest may read and how long it may run, with where each bound is set (for messages)."""
+
+    max_inflated_mb: int = DEFAULT_INGEST["max_inflated_mb"]
+    max_rows: int = DEFAULT_INGEST["max_rows"]
+    max_seconds: int = DEFAULT_INGEST["max_seconds"]
+    future_days: int = DEFAULT_INGEST["future_days"]
+    section: dict[str, str] | None = None  # setting -> "[ingest] max_rows" etc.; default [ingest]
+
+    def setting(self, name: str) -> str:
+        return (self.section or {}).get(name, f"[ingest] {name}")
 
 
 # [query]: the guarded query door (queries/db.py).
@@ -89,6 +113,39 @@ def upload_limit_mb() -> int:
     return _upload_settings()["max_mb"]
 
 
+def ingest_limits() -> IngestLimits:
+    """The bounds of an ingest from the command line: [ingest] over the defaults."""
+    return IngestLimits(**_ingest_settings())
+
+
+def upload_ingest_limits() -> IngestLimits:
+    """The bounds of an app upload: [ingest], tightened by [upload] max_inflated_mb and max_seconds."""
+    limits, upload = _ingest_settings(), _upload_settings()
+    section = {}
+    for name in ("max_inflated_mb", "max_seconds"):
+        if upload[name] < limits[name]:
+            limits[name] = upload[name]
+            section[name] = f"[upload] {name}"
+    return IngestLimits(**limits, section=section)
+
+
+def _ingest_settings() -> dict[str, int]:
+    """[ingest] over the defaults; unknown keys and values that are not whole numbers are rejected."""
+    settings, source = _settings()
+    section = settings.get("ingest", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: 'ingest' must be a table ([ingest]), got {section!r}")
+    checked = dict(DEFAULT_INGEST)
+    for key, value in section.items():
+        if key not in DEFAULT_INGEST:
+            raise ConfigError(f"{source}: [ingest] has no setting '{key}'; allowed: {', '.join(DEFAULT_INGEST)}")
+        lowest = 0 if key == "future_days" else 1
+        if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
+            raise ConfigError(f"{source}: [ingest] {key} must be a whole number >= {lowest}, got {value!r}")
+        checked[key] = value
+    return checked
+
+
 def _checked_limits(values: dict[str, object], source: str) -> dict[str, int]:
     """Reject unknown stages and non-integer or negative limits, naming where they came from."""
     checked: dict[str, int] = {}
@@ -115,6 +172,10 @@ def _upload_settings() -> dict:
             raise ConfigError(f"{source}: [upload] enabled must be true or false, got {value!r}")
         if key == "max_mb" and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise ConfigError(f"{source}: [upload] max_mb must be a whole number of megabytes > 0, got {value!r}")
+        if key in ("max_inflated_mb", "max_seconds") and (
+            not isinstance(value, int) or isinstance(value, bool) or value <= 0
+        ):
+            raise ConfigError(f"{source}: [upload] {key} must be a whole number > 0, got {value!r}")
         checked[key] = value
     return checked
 

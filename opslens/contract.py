@@ -59,6 +59,13 @@ FOOTPRINT_COLUMNS: tuple[Column, ...] = (
 
 # Milestones that cannot lie in the future of the snapshot that reports them.
 PAST_MILESTONES: tuple[str, ...] = ("installed_at", "activated_at", "invoiced_at", "cancelled_at")
+# ...nor can the order itself have been placed after it.
+NOT_AFTER_SNAPSHOT: tuple[str, ...] = ("ordered_at", *PAST_MILESTONES)
+
+# No real monthly recurring revenue of one order is above this; it also keeps every sum finite.
+MAX_MRR = 1_000_000
+# Dates and timestamps outside these years (inclusive) are typing mistakes, not broadband orders.
+YEARS: tuple[int, int] = (1990, 2100)
 
 SQL_TYPES: dict[str, str] = {
     "date": "DATE",

@@ -20,6 +20,7 @@ import errno
 import fcntl
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,12 +38,78 @@ class StoreBusy(StoreError):
     """Another writer held the store for longer than this one was willing to wait."""
 
 
+class StoreDamaged(StoreError):
+    """A store file whose blocks do not read back (truncated, overwritten, failing checksums)."""
+
+
+class Stopped(StoreError):
+    """The writer was asked to stop (SIGTERM, SIGINT) before it finished; nothing was changed."""
+
+
 @dataclass
 class Draft:
-    """A writable private copy of the store; `is_new` when there was no store before."""
+    """A writable private copy of the store; `is_new` when there was no store before.
+
+    `stop(reason)` makes the writer give up soon and cleanly, from any thread or a signal handler:
+    it interrupts the draft's DuckDB connection until the writer notices (`stop_reason` is set), so a
+    query that is running ends now and the next one does not start. The draft is then discarded.
+    """
 
     con: duckdb.DuckDBPyConnection
     is_new: bool
+    stop_reason: str | None = None
+    _interrupter: threading.Thread | None = None
+    _acknowledged: threading.Event | None = None
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self._acknowledged = threading.Event()
+        self.con.interrupt()
+        self._interrupter = threading.Thread(target=self._keep_interrupting, name="opslens-stop", daemon=True)
+        self._interrupter.start()
+
+    def _keep_interrupting(self) -> None:
+        # An interrupt only reaches a running query; repeat it so a query started next is stopped too.
+        while not self._acknowledged.wait(0.05):
+            self.con.interrupt()
+
+    def acknowledge(self) -> None:
+        """The writer has seen the stop: no more interrupts, so it may still use the connection (to log)."""
+        if self._acknowledged is not None:
+            self._acknowledged.set()
+            if self._interrupter is not None and self._interrupter is not threading.current_thread():
+                self._interrupter.join()
+
+    def check(self) -> None:
+        """Raise Stopped if stop() was called: for long Python loops between queries."""
+        if self.stop_reason is not None:
+            raise Stopped(self.stop_reason)
+
+
+_ACTIVE: list[Draft] = []  # drafts open in this process, for stop_writers()
+_STOP_REASON: list[str] = []  # set once this process has been told to stop
+
+
+def stop_writers(reason: str) -> None:
+    """Ask every writer of this process to stop cleanly (a SIGTERM handler calls this).
+
+    A writer with an open draft is interrupted; one that has none yet (waiting for the lock, copying
+    the store) raises Stopped here, in the signal handler, which unwinds it before it changes anything.
+    """
+    if not _STOP_REASON:
+        _STOP_REASON.append(reason)
+    if _ACTIVE:
+        for active in list(_ACTIVE):
+            active.stop(reason)
+    else:
+        raise Stopped(reason)
+
+
+def clear_stop() -> None:
+    """Forget a stop request once the command it was meant for has ended (for callers of cli.main in-process)."""
+    _STOP_REASON.clear()
 
 
 def lock_path(store: Path) -> Path:
@@ -101,11 +168,13 @@ def draft(
     source: str | Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
+    verify: bool = False,
 ) -> Iterator[Draft]:
     """A writable copy of `source` (default: the store itself), migrated; it replaces the store on success.
 
-    If the body raises, or the process dies, the store is untouched and the draft is deleted (now,
-    or by the next writer).
+    If the body raises, the process dies or is stopped (`stop_writers`), the store is untouched and
+    the draft is deleted (now, or by the next writer). `verify` reads every block of the copy first
+    (restore, migrate), refusing a damaged store before it is migrated or swapped in.
     """
     store = Path(store)
     source = Path(source) if source is not None else store
@@ -117,13 +186,21 @@ def draft(
             with _write_errors(store):
                 if not is_new:
                     _copy_database(source, work)
+                    if verify:
+                        check_readable(work, source)  # the copy is what will be swapped in
                 con = open_store(work)
+            current = Draft(con, is_new)
+            _ACTIVE.append(current)
             try:
-                with _write_errors(store):
-                    yield Draft(con, is_new)
+                with _write_errors(store), _stops(current):
+                    yield current
                     con.sql("checkpoint")
             finally:
+                _ACTIVE.remove(current)
+                current.acknowledge()
                 con.close()
+            if _STOP_REASON:  # told to stop after the last query: do not swap
+                raise Stopped(_STOP_REASON[0])
             with _write_errors(store):
                 _sync(work)
                 os.replace(work, store)
@@ -138,8 +215,7 @@ def install(store: str | Path, source: str | Path, wait_seconds: float = DEFAULT
     source = Path(source)
     if not source.is_file():
         raise StoreError(f"no store at {source}")
-    check_readable(source)
-    with draft(store, source, wait_seconds):
+    with draft(store, source, wait_seconds, verify=True):
         pass
 
 
@@ -157,7 +233,7 @@ def backup(store: str | Path, target: str | Path, wait_seconds: float = DEFAULT_
             with writer_lock(store, wait_seconds):
                 _copy_database(store, partial)
             _fold_write_ahead_log(partial)
-            rows = check_readable(partial)
+            rows = check_readable(partial, store)
             _sync(partial)
             os.replace(partial, target)
     finally:
@@ -165,23 +241,60 @@ def backup(store: str | Path, target: str | Path, wait_seconds: float = DEFAULT_
     return rows
 
 
-def check_readable(path: Path) -> int:
-    """Open an Ops Lens store read-only, check its schema version and read every table's rows; return snapshot rows."""
+def check_readable(path: Path, name: Path | None = None) -> int:
+    """Check an Ops Lens store by reading every block of every table; return its snapshot rows.
+
+    DuckDB verifies a block's checksum when it reads it, and a count(*) reads no column data, so
+    every column of every table is read in full (hashing each value). A truncated file ("could not
+    read enough bytes") or an overwritten one (checksum mismatch) raises StoreDamaged. `name` is the
+    file to name in messages when `path` is a copy of it.
+    """
+    name = name or path
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as error:
-        raise StoreError(f"{path} is not a readable DuckDB store: {error}") from None
+        raise StoreError(f"{name} is not a readable DuckDB store: {error}") from None
     try:
         version = schema_version(con)
         if not 0 < version <= SCHEMA_VERSION:
-            raise StoreError(f"{path} is not an Ops Lens store this version can use (schema version {version})")
-        tables = [r[0] for r in con.sql("select table_name from duckdb_tables() where schema_name = 'main'").fetchall()]
-        counts = {t: con.sql(f'select count(*) from "{t}"').fetchall()[0][0] for t in tables}
+            raise StoreError(f"{name} is not an Ops Lens store this version can use (schema version {version})")
+        counts = {}
+        for table in _tables(con):
+            try:
+                counts[table] = con.sql(_read_every_value(con, table)).fetchall()[0][0]
+            except duckdb.Error as error:
+                raise StoreDamaged(
+                    f"{name} is damaged: table {table} cannot be read ({_first_line(error)}); it was not used"
+                ) from None
+    except StoreError:
+        raise
     except duckdb.Error as error:
-        raise StoreError(f"{path} cannot be read: {error}") from None
+        raise StoreDamaged(f"{name} is damaged: {_first_line(error)}; it was not used") from None
     finally:
         con.close()
     return counts.get("snapshots", 0)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.sql("select table_name from duckdb_tables() where schema_name = 'main'").fetchall()]
+
+
+def _read_every_value(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """SQL reading every value of every column of a table (names come from the catalogue, quoted)."""
+    columns = [
+        r[0]
+        for r in con.sql(
+            "select column_name from duckdb_columns()"
+            " where schema_name = 'main' and table_name = $t order by column_index",
+            params={"t": table},
+        ).fetchall()
+    ]
+    hashed = ", ".join(f'bit_xor(hash("{c}"))' for c in columns)
+    return f'select count(*), {hashed} from "{table}"'
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _copy_database(source: Path, target: Path) -> None:
@@ -224,6 +337,17 @@ def _delete_leftover_drafts(store: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _stops(current: Draft) -> Iterator[None]:
+    """An interrupt caused by stop() becomes Stopped, naming why."""
+    try:
+        yield
+    except duckdb.InterruptException:
+        if current.stop_reason is None:
+            raise
+        raise Stopped(current.stop_reason) from None
 
 
 @contextlib.contextmanager

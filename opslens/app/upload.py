@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +73,16 @@ def safe_name(name: str) -> str | None:
     return base
 
 
-def load_uploads(db: str | os.PathLike[str], files: Sequence[Upload], limit_mb: int | None = None) -> UploadOutcome:
+def load_uploads(
+    db: str | os.PathLike[str],
+    files: Sequence[Upload],
+    limit_mb: int | None = None,
+    cancel: threading.Event | None = None,
+) -> UploadOutcome:
     """Check the uploaded files, then ingest them all into the store `db`, or load nothing.
 
     `limit_mb` caps the total size of all files (default: `[upload] max_mb` from opslens.toml).
+    Setting `cancel` from another thread stops the load soon; nothing is loaded then.
     """
     if not files:
         return _rejected("No files were chosen; nothing was loaded.")
@@ -106,17 +114,27 @@ def load_uploads(db: str | os.PathLike[str], files: Sequence[Upload], limit_mb: 
             paths = [Path(folder) / name for name in names]
             for path, (_, content) in zip(paths, files, strict=True):
                 path.write_bytes(content)
-            return _ingest(db, paths, folder, names)  # never raises
+            return _ingest(db, paths, folder, names, cancel)  # never raises
     except OSError as error:  # the temporary copies could not be written (e.g. a full disk)
         return UploadOutcome("error", f"The uploaded files could not be saved ({error}); nothing was loaded.")
 
 
-def _ingest(db: str | os.PathLike[str], paths: list[Path], folder: str, names: list[str]) -> UploadOutcome:
+def _ingest(
+    db: str | os.PathLike[str], paths: list[Path], folder: str, names: list[str], cancel: threading.Event | None
+) -> UploadOutcome:
     try:
-        result = ingest_files(db, paths, names=[f"{name} (uploaded)" for name in names])
+        # The log and every message name the files as uploaded, never the temporary copies; the bounds
+        # are [ingest]'s, tightened by [upload] (anyone who can open the app may upload).
+        result = ingest_files(
+            db,
+            paths,
+            names=[f"{name} (uploaded)" for name in names],
+            shown=names,
+            limits=config.upload_ingest_limits(),
+            cancel=cancel,
+        )
     except IngestRejected as error:
-        # Problems name the temporary copies; show the names the user uploaded.
-        prefix = folder + os.sep
+        prefix = folder + os.sep  # in case a message still names a temporary copy
         problems = [
             {
                 "file": p.file.removeprefix(prefix),
@@ -129,7 +147,7 @@ def _ingest(db: str | os.PathLike[str], paths: list[Path], folder: str, names: l
         ]
         total = len(problems) + error.more
         return _rejected(f"The files were rejected, nothing was loaded ({total} problem(s)):", problems, error.more)
-    except StoreError as error:  # the store cannot be opened or written, or another ingest holds it too long
+    except (StoreError, config.ConfigError) as error:  # the store cannot be written, or opslens.toml is wrong
         return UploadOutcome("error", f"{error}. Nothing was loaded.")
     except Exception as error:  # never a traceback on the page; the log has the details
         log.exception("loading uploaded files into %s failed", db)
@@ -186,8 +204,7 @@ def section(db: Path) -> None:
             key=f"health-upload-files-{round_}",  # a new key empties the uploader
         )
         if st.button("Load", key="health-upload-load", type="primary", icon=":material/upload:", disabled=not files):
-            with st.spinner("Checking and loading the files…"):
-                outcome = load_uploads(db, [(f.name, f.getbuffer()) for f in files], limit_mb)
+            outcome = _load_cancellably(db, [(f.name, f.getbuffer()) for f in files], limit_mb)
             st.session_state[_OUTCOME] = outcome
             if outcome.loaded:  # start over with an empty uploader, the whole page (sidebar too) from the new store
                 st.session_state[_ROUND] = round_ + 1
@@ -195,6 +212,37 @@ def section(db: Path) -> None:
     outcome = st.session_state.pop(_OUTCOME, None)  # shown once
     if outcome is not None:
         show_outcome(outcome)
+
+
+def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadOutcome:
+    """Load in a worker thread while this script run waits, with a Cancel button.
+
+    Every Streamlit call is a point where a run stops when it is asked to: a click on Cancel (any
+    click, in fact) reruns the page, and a closed tab or a stopping server ends the session. The wait
+    therefore updates its caption a few times a second, and when the run is stopped there it cancels
+    the ingest, waits for it to unwind (the store is left as it was) and keeps the outcome to show.
+    """
+    cancel = threading.Event()
+    done: list[UploadOutcome] = []
+    worker = threading.Thread(
+        target=lambda: done.append(load_uploads(db, uploads, limit_mb, cancel)), name="opslens-upload", daemon=True
+    )
+    st.button("Cancel loading", key="health-upload-cancel", icon=":material/cancel:")  # its click reruns the page
+    waiting = st.empty()
+    started = time.monotonic()
+    worker.start()
+    try:
+        while worker.is_alive():
+            waiting.caption(f"Checking and loading the files… {time.monotonic() - started:,.0f} s")
+            worker.join(0.25)
+    except BaseException:  # Cancel, the session closed or the server stopping: stop the ingest cleanly
+        cancel.set()
+        worker.join()
+        if done:
+            st.session_state[_OUTCOME] = done[0]
+        raise
+    waiting.empty()
+    return done[0]
 
 
 def show_outcome(outcome: UploadOutcome) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opslens.text import printable
+
 # Enough examples to fix a file, without flooding the terminal when a whole column is wrong.
 MAX_ROWS_PER_PROBLEM = 5
 MAX_PROBLEMS = 40
@@ -26,7 +28,8 @@ class Problem:
         if self.column is not None:
             place.append(f"column '{self.column}'")
         value = "" if self.value is None else f"value '{self.value}' "
-        return f"{', '.join(place)}: {value}{self.message}"
+        # Values and file names come from the input: never let them drive the terminal (ANSI escapes, NUL).
+        return printable(f"{', '.join(place)}: {value}{self.message}")
 
 
 class IngestRejected(Exception):
