@@ -5,7 +5,7 @@ Run with `./run` (sets up, creates the demo store when none exists, starts Strea
 
 import streamlit as st
 
-from opslens.app import frame
+from opslens.app import auth, frame
 
 st.set_page_config(page_icon="📡", layout="wide")
 
@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
 ]
 
-page = st.navigation(PAGES)
+# Before sign-in (or without a grant) not even the page names are shown.
+page = st.navigation(PAGES, position="sidebar" if auth.signed_in() else "hidden")
 if frame.render():
     page.run()

@@ -20,6 +20,7 @@ EVERY_MARKET = "*"
 DEFAULT_GROUPS_CLAIM = "groups"
 _SECTION_KEYS = ("groups_claim", "users", "groups")
 _GRANT_KEYS = ("role", "markets")
+_ADMIN_WIDE = ("ingest_log", "audit")  # about the store, not a market: admins see all of it
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class Access:
         return self.role == "admin"
 
     def scope_for(self, dataset: str) -> tuple[str, ...] | None:
-        """The markets this user may see in a dataset (None: all); admins see the whole ingest log."""
-        if dataset == "ingest_log" and self.is_admin:
+        """The markets this user may see in a dataset (None: all); admins see the whole ingest and audit log."""
+        if dataset in _ADMIN_WIDE and self.is_admin:
             return None
         return self.markets
 

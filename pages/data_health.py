@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import charts
-from opslens.app import data, state, upload, widgets
+from opslens.app import audit_view, data, state, upload, widgets
 from queries import Filters
 
 # freshness columns about the extract itself (the rest are about the systems agreeing at the snapshot)
@@ -135,3 +135,4 @@ st.dataframe(
 widgets.downloads("ingest_log", filters, log, key="health-log")
 
 upload.section(data.store_path())
+audit_view.section()

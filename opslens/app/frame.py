@@ -1,4 +1,4 @@
-"""The frame around every page: store checks, the store line and the shared sidebar filters.
+"""The frame around every page: sign-in, store checks, the store line and the shared sidebar filters.
 
 `app.py` calls `render()` before running the chosen page; the page tests call it too, so a page is
 always tested inside the same frame users see.
@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opslens.app import data, state
+from opslens.app import auth, data, state
 from opslens.store import StoreError
 
 
 def render() -> bool:
     """Draw the sidebar frame; False (after explaining why) when there is nothing to show."""
+    user = auth.gate()
+    if user is None:
+        return False
+    if user.email is not None and not st.get_option("client.disableDataExport"):
+        # Signed-in users download only through the Download buttons, which the audit log records
+        # and roles allow: Streamlit's own table download (CSV from every st.dataframe) is turned
+        # off for the whole process. It reaches the browser with the next run, hence the rerun.
+        st.set_option("client.disableDataExport", True)
+        st.rerun()
     try:
         dates, options = data.choices()
     except StoreError as error:
@@ -27,5 +36,5 @@ def render() -> bool:
         return False
     st.sidebar.title("Ops Lens")
     st.sidebar.caption(f"Store `{data.store_path()}` · {len(dates)} snapshots, {dates[-1]} to {dates[0]}")
-    state.sidebar_filters(dates, options)
+    state.sidebar_filters(dates, options, scoped=user.markets is not None)
     return True
