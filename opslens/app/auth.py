@@ -113,12 +113,13 @@ def gate() -> Access | None:
         return None
     if configured is None:
         return access.LOCAL
+    claims = current_user()
+    _no_builtin_downloads(signed_in=claims is not None)
     section = _auth_section()
     problem = auth_problem(section)
     if problem:
         _stop_page("Ops Lens cannot start: sign-in is not configured", problem)
         return None
-    claims = current_user()
     if claims is None:
         _sign_in_page(login_provider(section))
         return None
@@ -134,6 +135,20 @@ def gate() -> Access | None:
         return None
     _sidebar(user)
     return user
+
+
+def _no_builtin_downloads(signed_in: bool) -> None:
+    """Turn off Streamlit's own table download (the CSV button of every st.dataframe) for the process.
+
+    With sign-in, data leaves only through the Download buttons, which roles allow and the audit log
+    records. The option is process-wide and reaches a browser with the next run's start, so it is set
+    on the sign-in page already; a user already signed in when the process started gets a rerun first.
+    """
+    if st.get_option("client.disableDataExport"):
+        return
+    st.set_option("client.disableDataExport", True)
+    if signed_in:
+        st.rerun()
 
 
 def signed_in() -> bool:

@@ -17,12 +17,6 @@ def render() -> bool:
     user = auth.gate()
     if user is None:
         return False
-    if user.email is not None and not st.get_option("client.disableDataExport"):
-        # Signed-in users download only through the Download buttons, which the audit log records
-        # and roles allow: Streamlit's own table download (CSV from every st.dataframe) is turned
-        # off for the whole process. It reaches the browser with the next run, hence the rerun.
-        st.set_option("client.disableDataExport", True)
-        st.rerun()
     try:
         dates, options = data.choices()
     except StoreError as error:
