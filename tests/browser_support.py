@@ -71,13 +71,20 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def app_server(db: Path | str, timeout: float = 60.0, extra_args: list[str] | None = None) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free local port with OPSLENS_DB=db; yield its base URL.
+def app_server(
+    db: Path | str,
+    timeout: float = 60.0,
+    extra_args: list[str] | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Start `streamlit run app.py` on a free local port (or `port`) with OPSLENS_DB=db; yield its base URL.
 
-    Waits (at most `timeout` seconds) until /_stcore/health answers ok; always stops the server and its
-    children afterwards (they run in their own process group).
+    `env` adds environment variables (e.g. OPSLENS_CONFIG). Waits (at most `timeout` seconds) until
+    /_stcore/health answers ok; always stops the server and its children afterwards (they run in
+    their own process group).
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://{HOST}:{port}"
     streamlit = Path(sys.executable).with_name("streamlit")
     command = [
@@ -97,7 +104,7 @@ def app_server(db: Path | str, timeout: float = 60.0, extra_args: list[str] | No
         "none",
         *(extra_args or []),
     ]
-    env = {**os.environ, "OPSLENS_DB": str(db), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OPSLENS_DB": str(db), "PYTHONUNBUFFERED": "1", **(env or {})}
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -135,12 +142,13 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
 
-def new_context(browser, **options):
-    """A fresh browser context (its own Streamlit session) that may talk to 127.0.0.1 only."""
+def new_context(browser, also_allow: tuple[str, ...] = (), **options):
+    """A fresh browser context (its own Streamlit session) that may talk to 127.0.0.1 only
+    (and to the URL prefixes in `also_allow`, e.g. a local sign-in provider)."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, **options)
 
     def local_only(route) -> None:
-        if route.request.url.startswith(f"http://{HOST}:"):
+        if route.request.url.startswith((f"http://{HOST}:", *also_allow)):
             route.continue_()
         else:
             route.abort()
