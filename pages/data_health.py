@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import charts
-from opslens.app import data, state, upload, widgets
+from opslens.app import audit_view, data, state, upload, widgets
 from opslens.app.text import plain
 from opslens.queries import Filters
 
@@ -136,3 +136,4 @@ st.dataframe(
 widgets.downloads("ingest_log", filters, log, key="health-log")
 
 upload.section(data.store_path())
+audit_view.section()

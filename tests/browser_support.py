@@ -72,14 +72,17 @@ def app_server(
     extra_args: list[str] | None = None,
     python: Path | str = sys.executable,
     cwd: Path = ROOT,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Start `opslens serve` (of the Ops Lens installed for `python`, in folder `cwd`) on a free local port
-    on store `db`; yield its base URL.
+    (or `port`) on store `db`; yield its base URL.
 
-    Waits (at most `timeout` seconds) until /_stcore/health answers ok; always stops the server and its
-    children afterwards (they run in their own process group).
+    `env` adds environment variables (e.g. OPSLENS_CONFIG). Waits (at most `timeout` seconds) until
+    /_stcore/health answers ok; always stops the server and its children afterwards (they run in
+    their own process group).
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://{HOST}:{port}"
     command = [
         str(python),
@@ -96,7 +99,7 @@ def app_server(
         "none",
         *(extra_args or []),
     ]
-    env = {**os.environ, "OPSLENS_DB": str(db), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OPSLENS_DB": str(db), "PYTHONUNBUFFERED": "1", **(env or {})}
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -134,12 +137,13 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
 
-def new_context(browser, **options):
-    """A fresh browser context (its own Streamlit session) that may talk to 127.0.0.1 only."""
+def new_context(browser, also_allow: tuple[str, ...] = (), **options):
+    """A fresh browser context (its own Streamlit session) that may talk to 127.0.0.1 only
+    (and to the URL prefixes in `also_allow`, e.g. a local sign-in provider)."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, **options)
 
     def local_only(route) -> None:
-        if route.request.url.startswith(f"http://{HOST}:"):
+        if route.request.url.startswith((f"http://{HOST}:", *also_allow)):
             route.continue_()
         else:
             route.abort()

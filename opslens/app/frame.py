@@ -1,4 +1,4 @@
-"""The frame around every page: store checks, the store line and the shared sidebar filters.
+"""The frame around every page: sign-in, store checks, the store line and the shared sidebar filters.
 
 `app.py` calls `render()` before running the chosen page; the page tests call it too, so a page is
 always tested inside the same frame users see.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opslens.app import data, state
+from opslens.app import auth, data, state
 from opslens.app.registry import PageInfo
 from opslens.app.text import plain
 from opslens.store import StoreError
@@ -16,7 +16,10 @@ from opslens.store import StoreError
 
 def render(page: PageInfo | None = None) -> bool:
     """Draw the sidebar frame for `page` (its filters, and its date range when it shows time); False
-    (after explaining why) when there is nothing to show."""
+    (after explaining why) when there is nothing to show (no store, no snapshots, not signed in)."""
+    user = auth.gate()
+    if user is None:
+        return False
     try:
         dates, options = data.choices()
     except StoreError as error:
@@ -30,7 +33,7 @@ def render(page: PageInfo | None = None) -> bool:
         return False
     st.sidebar.title("Ops Lens")
     st.sidebar.caption(f"Store {plain(data.store_path())} · {len(dates)} snapshots, {dates[-1]} to {dates[0]}")
-    state.sidebar_filters(dates, options)
+    state.sidebar_filters(dates, options, scoped=user.markets is not None)
     if page is not None and page.date_range:
         state.date_range_filter(dates, page.date_range)
     return True

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from opslens.app import frame
+from opslens.app import auth, frame
 from opslens.app.registry import PAGES, PageInfo
 from opslens.app.text import plain
 from opslens.queries.db import QueryTimeout
@@ -18,8 +18,10 @@ from opslens.queries.db import QueryTimeout
 
 def run() -> None:
     st.set_page_config(page_title="Ops Lens", page_icon="📡", layout="wide")
+    # Before sign-in (or without a grant) not even the page names are shown.
     chosen = st.navigation(
-        [st.Page(info.path, title=info.title, icon=info.icon, default=index == 0) for index, info in enumerate(PAGES)]
+        [st.Page(info.path, title=info.title, icon=info.icon, default=index == 0) for index, info in enumerate(PAGES)],
+        position="sidebar" if auth.signed_in() else "hidden",
     )
     info = next(info for info in PAGES if info.title == chosen.title)
     show(info, chosen.run)

@@ -11,6 +11,7 @@ import datetime as dt
 
 import streamlit as st
 
+from opslens.app import auth
 from opslens.app.registry import FILTERS, RANGE_FILTERS
 from opslens.app.text import plain_list
 from opslens.queries import Filters
@@ -19,11 +20,15 @@ from opslens.queries import Filters
 AS_OF, MARKETS, PRODUCTS, SEGMENTS = (f.key for f in FILTERS)
 START, END = (f.key for f in RANGE_FILTERS)
 _LATEST_SEEN = "_latest_snapshot_seen"
+_SCOPED = (MARKETS, PRODUCTS, SEGMENTS)  # choices that depend on the user's markets
 
 
-def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]]) -> None:
-    """Draw the shared filters; pages read the result with `current_filters()`."""
-    _warn_about_unknown_link_values(dates, options)
+def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]], scoped: bool = False) -> None:
+    """Draw the shared filters (the choices are the user's: see data.choices); pages read `current_filters()`.
+
+    `scoped`: the user sees some markets only, so a link value outside them is "not available".
+    """
+    _warn_about_unknown_link_values(dates, options, scoped)
     with st.sidebar:
         st.header("Filters")
         labels = [d.isoformat() for d in dates]
@@ -71,8 +76,13 @@ def date_range_filter(dates: list[dt.date], label: str = "Date range") -> None:
 
 
 def current_filters(with_dates: bool = False) -> Filters:
-    """The filters as chosen in the sidebar (and so in the URL)."""
+    """The filters as chosen in the sidebar (and so in the URL), within the user's markets.
+
+    The scope here names the user's markets in captions; `data.dataset` sets it again for every
+    dataset, so a page that builds its own Filters cannot step outside it.
+    """
     state = st.session_state
+    user = auth.current_access()
     start, end = (_date(state.get(START)), _date(state.get(END))) if with_dates else (None, None)
     if start and end and start > end:
         start, end = end, start
@@ -83,30 +93,37 @@ def current_filters(with_dates: bool = False) -> Filters:
         segments=tuple(state.get(SEGMENTS) or ()) or None,
         start=start,
         end=end,
+        scope=user.markets if user else (),
     )
 
 
 def describe(filters: Filters) -> str:
     """One line for captions and exported files: as-of date and the filters in force."""
     parts = [f"as of {filters.as_of}" if filters.as_of else "as of the latest snapshot"]
-    for label, values in (("markets", filters.markets), ("products", filters.products), ("segments", filters.segments)):
+    if filters.scope is not None and not filters.markets:
+        parts.append(f"your markets: {', '.join(filters.scope)}")
+    else:
+        parts.append(f"markets: {', '.join(filters.market_filter())}" if filters.markets else "all markets")
+    for label, values in (("products", filters.products), ("segments", filters.segments)):
         parts.append(f"{label}: {', '.join(values)}" if values else f"all {label}")
     if filters.start or filters.end:
         parts.append(f"dates {filters.start or '…'} to {filters.end or '…'}")
     return " · ".join(parts)
 
 
-def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, list[str]]) -> None:
-    """Name link values the store does not have; Streamlit drops them and uses the default."""
+def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, list[str]], scoped: bool) -> None:
+    """Name link values the store does not have (or the user may not see); Streamlit drops them and uses
+    the default. For a scoped user the message never says whether another market exists."""
     day_labels = {d.isoformat() for d in dates}
     known = {f.key: day_labels if f.choices == "dates" else set(options[f.choices]) for f in FILTERS + RANGE_FILTERS}
     params = st.query_params
     for key, allowed in known.items():
         unknown = [v for v in params.get_all(key) if v and v not in allowed]
         if unknown:
+            missing = "which is not available to you" if scoped and key in _SCOPED else "which this store does not have"
             st.sidebar.warning(
                 f"The link asked for {key.replace('_', ' ')} {plain_list(repr(v) for v in unknown)}, "
-                "which this store does not have; showing the default instead.",
+                f"{missing}; showing the default instead.",
                 icon=":material/link_off:",
             )
 

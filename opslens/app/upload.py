@@ -25,6 +25,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import config
+from opslens.app import auth
 from opslens.app.text import plain
 from opslens.ingest import IngestRejected, IngestResult, ingest_files
 from opslens.store import StoreError
@@ -175,7 +176,14 @@ def _mb(size: int) -> str:
 
 
 def section(db: Path) -> None:
-    """The "Load snapshot files" expander (or a note that uploads are off), then the last Load's outcome."""
+    """The "Load snapshot files" expander (or a note that uploads are off), then the last Load's outcome.
+
+    Only admins load files (SPEC §4; the local tool's user is one); each Load goes to the audit log.
+    """
+    user = auth.current_access()
+    if user is None or not user.is_admin:
+        st.caption("Loading files is for Ops Lens admins.")
+        return
     try:
         enabled, limit_mb = config.upload_enabled(), config.upload_limit_mb()
     except config.ConfigError as error:
@@ -205,6 +213,13 @@ def section(db: Path) -> None:
         )
         if st.button("Load", key="health-upload-load", type="primary", icon=":material/upload:", disabled=not files):
             outcome = _load_cancellably(db, [(f.name, f.getbuffer()) for f in files], limit_mb)
+            auth.record(
+                user.email,
+                "load",
+                files=[f.name for f in files],
+                outcome=outcome.status,
+                detail=outcome.message.splitlines()[0] if outcome.message else None,
+            )
             st.session_state[_OUTCOME] = outcome
             if outcome.loaded:  # start over with an empty uploader, the whole page (sidebar too) from the new store
                 st.session_state[_ROUND] = round_ + 1

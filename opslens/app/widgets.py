@@ -6,14 +6,14 @@ chart to PNG or PDF starts Chromium and takes seconds.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from opslens.app import data
+from opslens.access import Access
+from opslens.app import auth, data
 from opslens.app.state import describe
 from opslens.app.text import plain
 from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, chart_bytes
@@ -39,7 +39,15 @@ def downloads(
 
     `orders` (dataset, rows) adds the list of orders behind a summary chart; it is too long to send
     with the page, so it is fetched only when a button is clicked.
+
+    Only users whose role downloads (analyst, admin) see it; each download is recorded in the audit
+    log with the dataset, format and filters (the click runs outside the session, so who clicked is
+    taken now).
     """
+    user = data.user()
+    if not user.can_download:
+        return
+    filters = data.scoped(dataset, filters)
     key = key or dataset
     meta = _meta(dataset, filters)
     caption = f"{dataset} · {describe(filters)}"  # plain text: files keep it as written
@@ -50,28 +58,43 @@ def downloads(
             for column, fmt in zip(columns, CHART_FORMATS, strict=True):
                 column.download_button(
                     fmt.upper(),
-                    data=lambda fmt=fmt: chart_bytes(figure, fmt, caption),
+                    data=_recorded(user, dataset, fmt, meta, lambda fmt=fmt: chart_bytes(figure, fmt, caption)),
                     file_name=file_name(dataset, meta, fmt),
                     mime=CHART_MIME[fmt],
                     key=f"{key}-chart-{fmt}",
                     on_click="ignore",
                 )
-        _table_buttons(f"Data ({frame.height:,} rows)", dataset, meta, lambda: frame, f"{key}-table")
+        _table_buttons(f"Data ({frame.height:,} rows)", user, dataset, meta, lambda: frame, f"{key}-table")
         if orders is not None:
             listed, rows = orders
-            listed_meta = _meta(listed, filters)
-            fetch = functools.partial(data.dataset, listed, filters)  # run only when a button is clicked
-            _table_buttons(f"The orders behind it ({rows:,} rows)", listed, listed_meta, fetch, f"{key}-orders")
+            listed_meta = _meta(listed, data.scoped(listed, filters))
+            fetch = data.later(listed, filters)  # run only when a button is clicked
+            _table_buttons(f"The orders behind it ({rows:,} rows)", user, listed, listed_meta, fetch, f"{key}-orders")
         st.caption(plain(caption))
 
 
-def _table_buttons(label: str, dataset: str, meta: dict[str, str], frame: Callable[[], pl.DataFrame], key: str) -> None:
+def _recorded(
+    user: Access, dataset: str, fmt: str, meta: dict[str, str], content: Callable[[], bytes]
+) -> Callable[[], bytes]:
+    """`content` for a download button, recorded in the audit log once it is made (when clicked)."""
+
+    def make() -> bytes:
+        made = content()
+        auth.record(user.email, "download", dataset=dataset, format=fmt, filters=meta)
+        return made
+
+    return make
+
+
+def _table_buttons(
+    label: str, user: Access, dataset: str, meta: dict[str, str], frame: Callable[[], pl.DataFrame], key: str
+) -> None:
     st.caption(label)
     columns = st.columns(len(TABLE_DOWNLOADS))
     for column, fmt in zip(columns, TABLE_DOWNLOADS, strict=True):
         column.download_button(
             fmt.upper(),
-            data=lambda fmt=fmt: table_bytes(frame(), fmt, meta),
+            data=_recorded(user, dataset, fmt, meta, lambda fmt=fmt: table_bytes(frame(), fmt, meta)),
             file_name=file_name(dataset, meta, fmt),
             mime=MIME_TYPES[fmt],
             key=f"{key}-{fmt}",
