@@ -16,11 +16,24 @@ import polars as pl
 
 from opslens import config
 from opslens.contract import OPEN_STAGES
-from queries.catalog import DATASETS, RULES, DatasetInfo, RuleInfo
+from queries.catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
+from queries.compare import ComparisonDateError, comparison_date
 from queries.db import Database, connection, run, sql_text
 from queries.headline import headline
 
-__all__ = ["DATASETS", "RULES", "DatasetInfo", "Filters", "RuleInfo", "dataset", "filter_options", "snapshot_dates"]
+__all__ = [
+    "COMPARISONS",
+    "DATASETS",
+    "RULES",
+    "ComparisonDateError",
+    "DatasetInfo",
+    "Filters",
+    "RuleInfo",
+    "comparison_date",
+    "dataset",
+    "filter_options",
+    "snapshot_dates",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class Filters:
     end: dt.date | None = None
     stages: tuple[str, ...] | None = None  # drill-down: orders and exceptions in these stages
     rules: tuple[str, ...] | None = None  # drill-down: orders and exceptions breaking these rules
+    compare_to: dt.date | None = None  # SPEC §5: the comparison date C of the *_changes datasets
 
     def with_drill(
         self,
@@ -68,11 +82,17 @@ def dataset(
     stages: Sequence[str] | None = None,
     rules: Sequence[str] | None = None,
     thresholds: dict[str, int] | None = None,
+    compare_to: dt.date | None = None,
 ) -> pl.DataFrame:
-    """The named dataset as of a snapshot (default: the store's latest) under the given filters."""
+    """The named dataset as of a snapshot (default: the store's latest) under the given filters.
+
+    `compare_to` is the comparison date of the datasets about what changed (queries.COMPARISONS);
+    see `comparison_date` for its default and which dates are accepted.
+    """
     filters = Filters(
         as_of, _tuple(markets), _tuple(products), _tuple(segments), start, end, _tuple(stages), _tuple(rules)
     )
+    filters = replace(filters, compare_to=compare_to)  # by name: other filters may follow `rules`
     return fetch(name, _resolve(db), filters, thresholds)
 
 
@@ -94,6 +114,8 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
             "rules": _list(filters.rules),
             "stall_limits": [limits[stage] for stage in OPEN_STAGES],
         }
+        if name in COMPARISONS:
+            params["compare_to"] = comparison_date(con, as_of, filters.compare_to)
         frame = headline(con, params) if name == "headline" else run(con, sql_text(name), params, name)
     return frame.drop([c for c in frame.columns if c in DATASETS[name].internal_columns])
 
