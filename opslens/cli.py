@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -79,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(RULES),
         metavar="RULE",
         help="drill-down: only these rules (orders, exceptions)",
+    )
+    export.add_argument(
+        "--compare-to",
+        type=_date,
+        metavar="DATE",
+        help="what changed (exception_changes, changes, backlog_changes, moved_backwards, compared_markets):"
+        " the earlier snapshot date to compare with (default: the latest snapshot a week or more before --as-of,"
+        " else the earliest); must be a snapshot date before --as-of",
     )
     export.add_argument("--format", choices=TABLE_FORMATS, default="csv")
     export.add_argument(
@@ -165,6 +174,7 @@ def _export(args: argparse.Namespace) -> int:
         stages=tuple(args.stage) or None,
         rules=tuple(args.rule) or None,
     )
+    filters = replace(filters, compare_to=args.compare_to)
     frame = fetch(args.dataset, config.db_path(args.db), filters)
     meta = {"dataset": args.dataset, **filters.described()}
     data = table_bytes(frame, args.format, meta)
