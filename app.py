@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/backlog.py", title="Backlog", icon=":material/stacked_bar_chart:"),
     st.Page("pages/exceptions.py", title="Exceptions", icon=":material/report:"),
+    st.Page("pages/changes.py", title="Changes", icon=":material/compare_arrows:"),
     st.Page("pages/readiness.py", title="Readiness", icon=":material/cell_tower:"),
     st.Page("pages/install_to_invoice.py", title="Install to invoice", icon=":material/receipt_long:"),
     st.Page("pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),

@@ -40,6 +40,7 @@ PAGES: dict[str, str] = {
     "overview": "Overview",
     "backlog": "Backlog",
     "exceptions": "Exceptions",
+    "changes": "Changes",
     "readiness": "Readiness",
     "install_to_invoice": "Install to invoice",
     "data_health": "Data health",
