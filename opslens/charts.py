@@ -219,7 +219,7 @@ def lines(frame: pl.DataFrame, x: str, series: dict[str, str], title: str, x_tit
 CHANGE_COLORS = {"new": WARNING, "persisting": "#BBBBBB", "resolved": "#009E73"}  # vermillion, grey, green
 
 
-def change_bars(changes: pl.DataFrame, label: str, title: str) -> go.Figure:
+def change_bars(changes: pl.DataFrame, label: str, title: str, y_title: str = "Rule") -> go.Figure:
     """Per row (e.g. rule): resolved to the left of zero, persisting then new to the right.
 
     Read in a glance: a long red tail is what appeared since the comparison date, green what was
@@ -244,7 +244,13 @@ def change_bars(changes: pl.DataFrame, label: str, title: str) -> go.Figure:
         )
     height = max(320, 90 + 34 * len(labels))
     return _figure(
-        traces, title, "Exceptions (resolved −, persisting and new +)", "", height, reversed_y=True, barmode="relative"
+        traces,
+        title,
+        "Exceptions (resolved −, persisting and new +)",
+        y_title,
+        height,
+        reversed_y=True,
+        barmode="relative",
     )
 
 

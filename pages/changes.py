@@ -18,7 +18,7 @@ from queries import RULES, ComparisonDateError
 dates, _options = data.choices()
 filters = state.current_filters()
 as_of = filters.as_of or dates[0]
-filters = replace(filters, compare_to=compare.compare_to_picker(dates, as_of))
+filters = replace(filters, as_of=as_of, compare_to=compare.compare_to_picker(dates, as_of))
 st.title("Changes")
 
 if not compare.earlier_dates(dates, as_of):
