@@ -176,3 +176,47 @@ def polars_trend(files: list[Path], as_of: dt.date, markets: list[str] | None) -
 
 
 POLARS = {"backlog": polars_backlog, "install_to_invoice": polars_latest_rows, "backlog_trend": polars_trend}
+
+
+# What changed between C and S (SPEC §5), the straightforward way: the exceptions baseline run at both
+# dates and paired, and counts straight off the raw rows of both days.
+_HITS = SQL["exceptions"].replace(
+    "select rule, count(*) as n from hits group by rule order by rule", "select order_id, rule from hits"
+)
+_PAIRED = f"""
+    select coalesce(n.order_id, t.order_id) as order_id, coalesce(n.rule, t.rule) as rule,
+           case when t.order_id is null then 'new' when n.order_id is null then 'resolved' else 'persisting' end
+               as change
+    from ({_HITS}) n
+    full join ({_HITS.replace("$as_of", "$compare_to")}) t on n.order_id = t.order_id and n.rule = t.rule
+"""
+STAGE_RANK = """case stage when 'intake' then 1 when 'awaiting_network' then 2 when 'awaiting_appointment' then 3
+    when 'scheduled' then 4 when 'installed' then 5 when 'activated' then 6 when 'invoiced' then 7 else 8 end"""
+SQL |= {
+    "exception_changes": f"select change, count(*) as n from ({_PAIRED}) group by change order by change",
+    "changes": f"""
+        select rule, count(*) filter (where change = 'new') as new,
+               count(*) filter (where change = 'resolved') as resolved,
+               count(*) filter (where change = 'persisting') as persisting
+        from ({_PAIRED}) group by rule order by rule
+    """,
+    "backlog_changes": f"""
+        select market, stage,
+               count(*) filter (where snapshot_date = $compare_to) as orders_then,
+               count(*) filter (where snapshot_date = $as_of) as orders_now
+        from snapshots
+        where snapshot_date in ($compare_to, $as_of) and stage in {OPEN} and {FILTER}
+        group by all order by all
+    """,
+    "moved_backwards": f"""
+        select n.order_id, t.stage as stage_then, n.stage as stage_now
+        from (select *, {STAGE_RANK} as rank from snapshots where snapshot_date = $as_of and {FILTER}) n
+        join (select *, {STAGE_RANK} as rank from snapshots where snapshot_date = $compare_to) t using (order_id)
+        where n.rank < t.rank
+    """,
+    "compared_markets": f"""
+        select market, count(*) filter (where snapshot_date = $compare_to) as rows_then,
+               count(*) filter (where snapshot_date = $as_of) as rows_now
+        from snapshots where {FILTER} group by market order by market
+    """,
+}

@@ -228,6 +228,69 @@ def lines(frame: pl.DataFrame, x: str, series: dict[str, str], title: str, x_tit
     return _figure(traces, title, x_title, y_title)
 
 
+CHANGE_COLORS = {"new": WARNING, "persisting": "#BBBBBB", "resolved": "#009E73"}  # vermillion, grey, green
+
+
+def change_bars(changes: pl.DataFrame, label: str, title: str, y_title: str = "Rule") -> go.Figure:
+    """Per row (e.g. rule): resolved to the left of zero, persisting then new to the right.
+
+    Read in a glance: a long red tail is what appeared since the comparison date, green what was
+    cleared, grey what is still open. Numbers are written on the bars.
+    """
+    labels = changes[label].to_list()
+    traces = []
+    for column, name, sign in (("resolved", "Resolved", -1), ("persisting", "Persisting", 1), ("new", "New", 1)):
+        values = changes[column].to_numpy()
+        traces.append(
+            go.Bar(
+                y=labels,
+                x=sign * values,
+                name=name,
+                orientation="h",
+                marker_color=CHANGE_COLORS[column],
+                text=[f"{v:,}" if v else "" for v in values],
+                textposition="inside",
+                customdata=values,
+                hovertemplate="%{y}: %{customdata:,} " + name.lower() + "<extra></extra>",
+            )
+        )
+    height = max(320, 90 + 34 * len(labels))
+    return _figure(
+        traces,
+        title,
+        "Exceptions (resolved −, persisting and new +)",
+        y_title,
+        height,
+        reversed_y=True,
+        barmode="relative",
+    )
+
+
+def change_heatmap(
+    frame: pl.DataFrame, x: str, y: str, value: str, text: str, title: str, x_title: str, y_title: str
+) -> go.Figure:
+    """A diverging heatmap of a change (red grew, green shrank, white unchanged), labelled by `text`."""
+    xs = sorted(frame[x].unique().to_list())
+    ys = frame[y].unique(maintain_order=True).to_list()  # callers pass rows in their meaningful order
+    index = {(row[x], row[y]): row for row in frame.iter_rows(named=True)}
+    z = [[index[(a, b)][value] if (a, b) in index else 0 for a in xs] for b in ys]
+    labels = [[index[(a, b)][text] if (a, b) in index else "" for a in xs] for b in ys]
+    largest = max([abs(v) for row in z for v in row] + [1])
+    cells = go.Heatmap(
+        x=xs,
+        y=ys,
+        z=z,
+        text=labels,
+        texttemplate="%{text}",
+        zmin=-largest,
+        zmax=largest,
+        colorscale=[[0, "#009E73"], [0.5, "#FFFFFF"], [1, WARNING]],
+        hovertemplate="%{y} in %{x}: %{text}<extra></extra>",
+        colorbar={"title": "change"},
+    )
+    return _figure([cells], title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
+
+
 def chart_bytes(figure: go.Figure, fmt: str, caption: str = "") -> bytes:
     """The figure as PNG, SVG or PDF (Kaleido, through the system Chromium) or standalone HTML.
 

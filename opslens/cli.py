@@ -86,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
         help="drill-down: only these rules (orders, exceptions)",
     )
     export.add_argument(
+        "--compare-to",
+        type=_date,
+        metavar="DATE",
+        help="what changed (exception_changes, changes, backlog_changes, moved_backwards, compared_markets):"
+        " the earlier snapshot date to compare with (default: the latest snapshot a week or more before --as-of,"
+        " else the earliest); must be a snapshot date before --as-of",
+    )
+    export.add_argument(
         "--as",
         dest="as_user",
         metavar="EMAIL",
@@ -262,6 +270,7 @@ def _export(args: argparse.Namespace) -> int:
         outside = [m for m in filters.markets or () if filters.scope is not None and m not in filters.scope]
         if outside:
             print(f"opslens export: market(s) {', '.join(outside)} not available to {user.email}", file=sys.stderr)
+    filters = replace(filters, compare_to=args.compare_to)
     frame = fetch(args.dataset, config.db_path(args.db), filters)
     meta = {"dataset": args.dataset, **filters.described()}
     if args.as_user:

@@ -215,7 +215,9 @@ def test_every_dataset_under_a_scope_equals_the_dataset_filtered_to_the_granted_
         assert scoped.height == fetch(name, demo_db, Filters()).height
     else:
         assert scoped.equals(fetch(name, demo_db, Filters(as_of=as_of, markets=granted)))
-    assert scoped.height > 0 or name in ("ingest_log",)
+    # the demo generator never moves an order back in the lifecycle: moved_backwards is scoped by the
+    # hand-made store of tests/test_dataset_changes.py instead
+    assert scoped.height > 0 or name in ("ingest_log", "moved_backwards")
     for column in scoped.columns:
         values = scoped[column]
         if values.dtype == pl.List(pl.String):

@@ -357,3 +357,46 @@ def test_unknown_market_in_link_is_named_and_page_still_renders(page, query: str
     expect(page.locator(live('[data-testid="stMetric"]'))).to_have_count(6)
     expect(page.locator(EXCEPTION)).to_have_count(0)
     assert "NOPE" not in page.url
+
+
+# 7. The Changes page ---------------------------------------------------------------------------------------
+
+
+def test_changes_picker_goes_into_the_url_and_the_drilled_orders_download(page, demo_db: Path, tmp_path: Path) -> None:
+    compare_to = dt.date(2026, 11, 17)
+    total = dataset("changes", db=demo_db, compare_to=compare_to).filter(market="ALL")
+    default = dataset("changes", db=demo_db).filter(market="ALL")
+    assert total["new"].sum() != default["new"].sum()
+    open_page(page, "/changes", charts=4)
+    expect(page_caption(page)).to_contain_text("compared with 2026-11-13")  # a week before the latest
+    expect(metric_value(page, "New")).to_have_text(f"{default['new'].sum():,}")
+
+    choose_option(page, "Compare with", compare_to.isoformat(), scope=page.locator('[data-testid="stSidebar"]'))
+
+    expect(page).to_have_url(re.compile(r"[?&]compare_to=2026-11-17(&|$)"))
+    expect(page_caption(page)).to_contain_text("compared with 2026-11-17")
+    expect(metric_value(page, "New")).to_have_text(f"{total['new'].sum():,}")
+
+    resolved = dataset("exception_changes", db=demo_db, compare_to=compare_to, rules=["stalled"]).filter(
+        change="resolved"
+    )
+    assert resolved.height
+    choose_option(page, "Rule", "Stalled")
+    choose_option(page, "Change", "Resolved")
+    caption = f"{resolved.height:,} resolved Stalled exceptions"
+    expect(page.locator(live('[data-testid="stCaptionContainer"]')).filter(has_text=caption)).to_have_count(1)
+
+    after_caption = f'//*[@data-testid="stCaptionContainer"][contains(., "{caption}")]'
+    popover = page.locator(f'xpath={after_caption}/following::*[@data-testid="stPopover"][1]')
+    popover.get_by_role("button", name="Download").click()
+    with page.expect_download(timeout=60_000) as info:
+        page.locator(".st-key-changes-orders-table-csv").get_by_role("button", name="CSV").click()
+    download = info.value
+    assert download.suggested_filename == f"exception_changes_{LATEST}_rules-stalled_compare_to-2026-11-17.csv"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert list(rows[0])[:6] == ["order_id", "market", "rule", "change", "stage_then", "stage_now"]
+    assert sorted(r["order_id"] for r in rows) == sorted(resolved["order_id"])
+    assert {r["change"] for r in rows} == {"resolved"}
+    expect(page.locator(EXCEPTION)).to_have_count(0)

@@ -215,10 +215,38 @@ def expect_data_health(db: Path, view: View) -> dict[str, Any]:
     }
 
 
+def observe_changes(at: AppTest) -> dict[str, Any]:
+    return {
+        "tiles": metrics(at),
+        "bars": [trace["x"] for trace in chart_spec(at, "changes-bars")["data"]],
+        "backlog": [trace["y"] for trace in chart_spec(at, "changes-backlog")["data"]],
+        "markets": table(at, 0),
+    }
+
+
+def expect_changes(db: Path, view: View) -> dict[str, Any]:
+    view = _without_range(view)
+    total = dataset("changes", db=db, **view).filter(pl.col("market") == "ALL")
+    backlog = dataset("backlog_changes", db=db, **view).filter(pl.col("market") == "ALL")
+    reporting = dataset("compared_markets", db=db, **view)
+    return {
+        "tiles": {
+            "New": fmt.count(total["new"].sum()),
+            "Resolved": fmt.count(total["resolved"].sum()),
+            "Persisting": fmt.count(total["persisting"].sum()),
+            "Net change": fmt.change(total["net_change"].sum(), "orders"),
+        },
+        "bars": [(-total["resolved"]).to_list(), total["persisting"].to_list(), total["new"].to_list()],
+        "backlog": [backlog["orders_then"].to_list(), backlog["orders_now"].to_list()],
+        "markets": records(reporting, ["market", "rows_then", "rows_now", "reported_both"]),
+    }
+
+
 OBSERVE: dict[str, Callable[[AppTest], dict[str, Any]]] = {
     "overview": observe_overview,
     "backlog": observe_backlog,
     "exceptions": observe_exceptions,
+    "changes": observe_changes,
     "readiness": observe_readiness,
     "install_to_invoice": observe_install_to_invoice,
     "data_health": observe_data_health,
@@ -227,6 +255,7 @@ EXPECT: dict[str, Callable[[Path, View], dict[str, Any]]] = {
     "overview": expect_overview,
     "backlog": expect_backlog,
     "exceptions": expect_exceptions,
+    "changes": expect_changes,
     "readiness": expect_readiness,
     "install_to_invoice": expect_install_to_invoice,
     "data_health": expect_data_health,
@@ -236,6 +265,7 @@ SHOWN: dict[str, tuple[int, int]] = {
     "overview": (1, 1),
     "backlog": (5, 1),
     "exceptions": (1, 1),
+    "changes": (4, 1),
     "readiness": (3, 1),
     "install_to_invoice": (4, 2),
     "data_health": (1, 2),

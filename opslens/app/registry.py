@@ -41,6 +41,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("overview", "Overview", ":material/dashboard:", charts=1),
     PageInfo("backlog", "Backlog", ":material/stacked_bar_chart:", charts=5, date_range="Trend"),
     PageInfo("exceptions", "Exceptions", ":material/report:", charts=1),
+    PageInfo("changes", "Changes", ":material/compare_arrows:", charts=4),
     PageInfo("readiness", "Readiness", ":material/cell_tower:", charts=3),
     PageInfo("install_to_invoice", "Install to invoice", ":material/receipt_long:", charts=4, date_range="Installed"),
     PageInfo("data_health", "Data health", ":material/health_and_safety:", charts=1, date_range="Snapshots"),

@@ -108,6 +108,8 @@ def describe(filters: Filters) -> str:
         parts.append(f"{label}: {', '.join(values)}" if values else f"all {label}")
     if filters.start or filters.end:
         parts.append(f"dates {filters.start or '…'} to {filters.end or '…'}")
+    if filters.compare_to:
+        parts.append(f"compared with {filters.compare_to}")
     return " · ".join(parts)
 
 

@@ -175,6 +175,13 @@ ORDER_COLUMNS = {
     "appointment_at": st.column_config.DatetimeColumn("Appointment", format="YYYY-MM-DD HH:mm"),
     "network_ready_at": st.column_config.DatetimeColumn("Network ready", format="YYYY-MM-DD"),
     "exceptions": st.column_config.ListColumn("Exceptions"),
+    # the Changes page
+    "change": st.column_config.TextColumn("Change"),
+    "stage_then": st.column_config.TextColumn("Stage then"),
+    "stage_now": st.column_config.TextColumn("Stage now"),
+    "market_then": st.column_config.TextColumn("Market then"),
+    "stages_back": st.column_config.NumberColumn("Stages back", format="%d"),
+    "reported_both": st.column_config.CheckboxColumn("Market reported on both dates"),
 }
 
 
@@ -184,6 +191,7 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
     Downloads keep the codes (`awaiting_network`) so files join cleanly with other systems.
     """
     labels = {"stage": STAGE_LABELS, "rule": {name: rule.label for name, rule in RULES.items()}}
+    labels |= {"stage_then": STAGE_LABELS, "stage_now": STAGE_LABELS}  # the Changes page
     return frame.with_columns(
         pl.col(column).replace(mapping) for column, mapping in labels.items() if column in frame.columns
     )
