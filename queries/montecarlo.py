@@ -1,0 +1,116 @@
+"""Monte Carlo over recent daily counts: how many in the next days, how long until a backlog is done.
+
+Pure NumPy, vectorised over the trials. The future is simulated as whole weeks drawn, with
+replacement, from the whole weeks of the history that end at S (week j = days S-7j+1 .. S-7j+7,
+so its days line up with the weekdays of S+1 .. S+7). Drawing weeks rather than single days keeps
+the weekday pattern and the way busy and quiet days cluster: an independent draw per day treats
+28 days as 28 independent chances and gives ranges too narrow to be calibrated (docs/forecasts.md).
+Every simulation has its own generator, seeded from a fixed seed and the names of what is
+simulated (market, stage), so the same store always gives the same answer, whatever else is shown.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+
+TRIALS = 10_000
+SEED = 615  # SPEC §6: fixed, so the same store gives the same answer
+MIN_WEEKS = 2  # whole weeks of history a simulation needs (so no single week decides it)
+MAX_CLEAR_WEEKS = 52  # a backlog not cleared within a year of simulated weeks counts as not cleared
+# "trend" (used for installs): whole weeks around a linear trend refitted per trial; "weekly": whole
+# weeks as they were; "daily": independent days, the plain bootstrap (both for comparison).
+METHODS = ("trend", "weekly", "daily")
+
+
+def generator(*names: str) -> np.random.Generator:
+    """The generator of one simulation: the fixed seed and the names of what is simulated."""
+    return np.random.default_rng([SEED, *(zlib.crc32(name.encode("utf-8")) for name in names)])
+
+
+def whole_weeks(daily: np.ndarray) -> np.ndarray:
+    """The history's whole weeks ending at S as rows of 7 days, oldest days of the window dropped."""
+    weeks = daily.size // 7
+    return np.asarray(daily[daily.size - 7 * weeks :], dtype=np.int64).reshape(weeks, 7)
+
+
+def totals(daily: np.ndarray, horizon: int, rng: np.random.Generator, method: str = "trend") -> np.ndarray:
+    """Simulated totals over the next `horizon` days, one per trial, from the daily counts (oldest first)."""
+    if method == "trend":
+        return trend_totals(daily, horizon, rng)
+    if method == "daily":
+        return np.asarray(daily, dtype=np.int64)[rng.integers(0, daily.size, (TRIALS, horizon))].sum(axis=1)
+    blocks = whole_weeks(daily)
+    full, rest = divmod(horizon, 7)
+    picks = rng.integers(0, len(blocks), (TRIALS, full + (rest > 0)))
+    result = blocks.sum(axis=1)[picks[:, :full]].sum(axis=1)
+    if rest:
+        result += blocks[picks[:, full], :rest].sum(axis=1)
+    return result
+
+
+def trend_totals(daily: np.ndarray, horizon: int, rng: np.random.Generator) -> np.ndarray:
+    """Totals over the next `horizon` days from weekly totals around a straight line, refitted per trial.
+
+    The history's whole weeks give weekly totals y_0..y_{k-1} (oldest first); a least-squares line
+    fits them and leaves residuals (scaled by sqrt(k / (k - 2)), as fitting two numbers uses up two
+    weeks' worth of scatter). Each trial rebuilds a history from the line plus residuals drawn with
+    replacement, refits its own line (so the uncertainty of the slope is in the range), and continues
+    it: future week j totals its line at week k-1+j plus a drawn residual, never below 0. A last
+    partial week of r days takes the share of a week that the history's first r weekdays (those of
+    S+1 .. S+r) carried. Constant counts give exactly horizon x count.
+    """
+    blocks = whole_weeks(daily)
+    weeks = len(blocks)
+    y = blocks.sum(axis=1).astype(float)
+    w = np.arange(weeks, dtype=float)
+    centred = w - w.mean()
+    spread = (centred**2).sum()
+    slope = (centred * (y - y.mean())).sum() / spread
+    fitted = y.mean() + slope * centred
+    residuals = (y - fitted) * math.sqrt(weeks / max(weeks - 2, 1))
+    full, rest = divmod(horizon, 7)
+    ahead = full + (rest > 0)
+    redrawn = fitted + residuals[rng.integers(0, weeks, (TRIALS, weeks))]
+    slopes = (redrawn - redrawn.mean(axis=1, keepdims=True)) @ centred / spread
+    levels = redrawn.mean(axis=1, keepdims=True) + slopes[:, None] * (weeks - 1 - w.mean() + np.arange(1, ahead + 1))
+    future = np.maximum(levels + residuals[rng.integers(0, weeks, (TRIALS, ahead))], 0.0)
+    if rest:
+        whole = blocks.sum()
+        future[:, -1] *= blocks[:, :rest].sum() / whole if whole else rest / 7
+    return future.sum(axis=1)
+
+
+def at_least(trials: np.ndarray, level: float) -> int:
+    """The largest whole count reached or exceeded in at least `level` of the trials."""
+    ordered = np.sort(trials)
+    return int(math.floor(round(float(ordered[ordered.size - math.ceil(level * ordered.size)]), 6)))
+
+
+def days_to_clear(daily: np.ndarray, backlog: int, rng: np.random.Generator) -> np.ndarray:
+    """Days from S until `backlog` orders have left, one per trial; inf where not within MAX_CLEAR_WEEKS.
+
+    Day 1 is S+1. The trial's weeks are drawn as in `totals`; the week in which the running total
+    reaches the backlog is found first, then the day within that week.
+    """
+    if backlog <= 0:
+        return np.zeros(TRIALS)
+    blocks = whole_weeks(daily)
+    picks = rng.integers(0, len(blocks), (TRIALS, MAX_CLEAR_WEEKS))
+    running = np.cumsum(blocks.sum(axis=1)[picks], axis=1)
+    reached = running >= backlog
+    cleared = reached.any(axis=1)
+    week = reached.argmax(axis=1)
+    trial = np.arange(TRIALS)
+    before = np.where(week > 0, running[trial, week - 1], 0)
+    within_week = np.cumsum(blocks, axis=1)[picks[trial, week]]
+    day = (within_week >= (backlog - before)[:, None]).argmax(axis=1)
+    return np.where(cleared, 7 * week + day + 1, np.inf)
+
+
+def within(days: np.ndarray, level: float) -> float:
+    """The number of days within which `level` of the trials had cleared (inf: not within the cap)."""
+    ordered = np.sort(days)
+    return float(ordered[math.ceil(level * ordered.size) - 1])
