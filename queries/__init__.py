@@ -17,9 +17,9 @@ import polars as pl
 
 from opslens import config
 from opslens.contract import OPEN_STAGES
+from queries import forecast
 from queries.catalog import DATASETS, RULES, DatasetInfo, RuleInfo
 from queries.db import Database, connection, run, sql_text
-from queries import forecast
 from queries.forecast import DEFAULT_HISTORY, DEFAULT_HORIZON
 from queries.headline import headline
 

@@ -1,10 +1,12 @@
 """Monte Carlo over recent daily counts: how many in the next days, how long until a backlog is done.
 
-Pure NumPy, vectorised over the trials. The future is simulated as whole weeks drawn, with
-replacement, from the whole weeks of the history that end at S (week j = days S-7j+1 .. S-7j+7,
-so its days line up with the weekdays of S+1 .. S+7). Drawing weeks rather than single days keeps
-the weekday pattern and the way busy and quiet days cluster: an independent draw per day treats
-28 days as 28 independent chances and gives ranges too narrow to be calibrated (docs/forecasts.md).
+Pure NumPy, vectorised over the trials. The unit of simulation is the whole week: the history's
+whole weeks ending at S (week j = days S-7j+1 .. S-7j+7, so its days line up with the weekdays of
+S+1 .. S+7). Drawing weeks rather than single days keeps the weekday pattern and the way busy and
+quiet days cluster. Installs follow the trend of the weekly totals (`trend_totals`): on a growing
+business a plain bootstrap of the past lags behind and its "85%" level is reached nearly always
+(docs/forecasts.md has the backtest). Backlog clearance draws whole weeks as they were
+(`days_to_clear`): projecting a trend a year ahead would be guesswork.
 Every simulation has its own generator, seeded from a fixed seed and the names of what is
 simulated (market, stage), so the same store always gives the same answer, whatever else is shown.
 """
@@ -18,7 +20,7 @@ import numpy as np
 
 TRIALS = 10_000
 SEED = 615  # SPEC §6: fixed, so the same store gives the same answer
-MIN_WEEKS = 2  # whole weeks of history a simulation needs (so no single week decides it)
+MIN_WEEKS = 4  # whole weeks of history a simulation needs (a trend through fewer weeks is guesswork)
 MAX_CLEAR_WEEKS = 52  # a backlog not cleared within a year of simulated weeks counts as not cleared
 # "trend" (used for installs): whole weeks around a linear trend refitted per trial; "weekly": whole
 # weeks as they were; "daily": independent days, the plain bootstrap (both for comparison).
@@ -86,7 +88,7 @@ def trend_totals(daily: np.ndarray, horizon: int, rng: np.random.Generator) -> n
 def at_least(trials: np.ndarray, level: float) -> int:
     """The largest whole count reached or exceeded in at least `level` of the trials."""
     ordered = np.sort(trials)
-    return int(math.floor(round(float(ordered[ordered.size - math.ceil(level * ordered.size)]), 6)))
+    return math.floor(round(float(ordered[ordered.size - math.ceil(level * ordered.size)]), 6))
 
 
 def days_to_clear(daily: np.ndarray, backlog: int, rng: np.random.Generator) -> np.ndarray:
