@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -29,6 +30,17 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-03-01") from None
+
+
+def _days(text: str) -> int:
+    """A positive whole number of days (--horizon, --history)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of days") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1 day")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(RULES),
         metavar="RULE",
         help="drill-down: only these rules (orders, exceptions)",
+    )
+    # Flow and forecasts (SPEC §6)
+    export.add_argument("--horizon", type=_days, metavar="N", help="forecasts: days ahead of the snapshot (default 28)")
+    export.add_argument(
+        "--history", type=_days, metavar="N", help="forecasts, clearance, service levels: days of history (default 56)"
     )
     export.add_argument("--format", choices=TABLE_FORMATS, default="csv")
     export.add_argument(
@@ -165,6 +182,7 @@ def _export(args: argparse.Namespace) -> int:
         stages=tuple(args.stage) or None,
         rules=tuple(args.rule) or None,
     )
+    filters = replace(filters, horizon=args.horizon, history=args.history)
     frame = fetch(args.dataset, config.db_path(args.db), filters)
     meta = {"dataset": args.dataset, **filters.described()}
     data = table_bytes(frame, args.format, meta)

@@ -81,7 +81,7 @@ def install_forecast(con: duckdb.DuckDBPyConnection, params: dict[str, object]) 
     rows = []
     for market, series in _with_total(daily.get(as_of, {}), _markets(con, params["markets"], first, as_of)):
         counts = _array(series, first, history_days)
-        quantiles = _forecast(counts, horizon, as_of, market) if history_days >= MIN_HISTORY_DAYS else (None,) * 3
+        quantiles = _forecast(counts, horizon) if history_days >= MIN_HISTORY_DAYS else (None,) * 3
         rows.append((market, horizon, *quantiles, history_days, int(counts.sum()), MIN_HISTORY_DAYS))
     return pl.DataFrame(rows, schema=FORECAST_SCHEMA, orient="row")
 
@@ -97,7 +97,7 @@ def install_forecast_backtest(
     """
     as_of, horizon, history = params["as_of"], params["horizon"], params["history"]
     dates = _snapshot_dates(con, as_of, params["markets"])
-    if not dates:
+    if not dates or history < MIN_HISTORY_DAYS:  # install_forecast gives no forecast to judge
         return pl.DataFrame(schema=BACKTEST_SCHEMA)
     first = dates[0]
     cases = [
@@ -119,7 +119,7 @@ def install_forecast_backtest(
         start = t - dt.timedelta(days=history - 1)
         realised = dict((m, sum(s.values())) for m, s in _with_total(later.get(t + shift, {}), markets))
         for market, series in _with_total(past.get(t, {}), markets):
-            p50, p85, p95 = _forecast(_array(series, start, history), horizon, t, market, method)
+            p50, p85, p95 = _forecast(_array(series, start, history), horizon, method)
             done = realised[market]
             rows.append((t, market, horizon, p50, p85, p95, done, done >= p50, done >= p85, done >= p95))
     return pl.DataFrame(rows, schema=BACKTEST_SCHEMA, orient="row")
@@ -169,7 +169,7 @@ def _clearance_row(market: str, stage: str, backlog: int, exits: np.ndarray, as_
     elif mc.whole_weeks(exits).sum() == 0:
         status = "never"
     else:
-        trials = mc.days_to_clear(exits, backlog, mc.generator("clearance", market, stage, as_of.isoformat()))
+        trials = mc.days_to_clear(exits, backlog, mc.generator(exits, backlog))
         found = [mc.within(trials, level) for level in LEVELS]
         days = [int(d) if np.isfinite(d) else None for d in found]
         status = "clears" if days[-1] is not None else "beyond_a_year"
@@ -177,8 +177,8 @@ def _clearance_row(market: str, stage: str, backlog: int, exits: np.ndarray, as_
     return (market, stage, backlog, int(exits.sum()), history_days, *days, *dates, status)
 
 
-def _forecast(counts: np.ndarray, horizon: int, as_of: dt.date, market: str, method: str = "trend"):
-    trials = mc.totals(counts, horizon, mc.generator("installs", market, as_of.isoformat()), method)
+def _forecast(counts: np.ndarray, horizon: int, method: str = "trend"):
+    trials = mc.totals(counts, horizon, mc.generator(counts, horizon), method)
     return tuple(mc.at_least(trials, level) for level in LEVELS)
 
 

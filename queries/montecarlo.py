@@ -7,8 +7,9 @@ quiet days cluster. Installs follow the trend of the weekly totals (`trend_total
 business a plain bootstrap of the past lags behind and its "85%" level is reached nearly always
 (docs/forecasts.md has the backtest). Backlog clearance draws whole weeks as they were
 (`days_to_clear`): projecting a trend a year ahead would be guesswork.
-Every simulation has its own generator, seeded from a fixed seed and the names of what is
-simulated (market, stage), so the same store always gives the same answer, whatever else is shown.
+Every simulation has its own generator, seeded from a fixed seed and the counts it simulates from,
+so the same store always gives the same answer, whatever else is shown, and the same counts give the
+same answer (a market alone in the view and its ALL row agree).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ MAX_CLEAR_WEEKS = 52  # a backlog not cleared within a year of simulated weeks c
 METHODS = ("trend", "weekly", "daily")
 
 
-def generator(*names: str) -> np.random.Generator:
-    """The generator of one simulation: the fixed seed and the names of what is simulated."""
-    return np.random.default_rng([SEED, *(zlib.crc32(name.encode("utf-8")) for name in names)])
+def generator(counts: np.ndarray, *numbers: int) -> np.random.Generator:
+    """The generator of one simulation: the fixed seed, the daily counts and any other inputs (horizon, backlog)."""
+    data = np.ascontiguousarray(np.concatenate([np.asarray(counts, np.int64), np.asarray(numbers, np.int64)]))
+    return np.random.default_rng([SEED, zlib.crc32(data.tobytes())])
 
 
 def whole_weeks(daily: np.ndarray) -> np.ndarray:
