@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/exceptions.py", title="Exceptions", icon=":material/report:"),
     st.Page("pages/readiness.py", title="Readiness", icon=":material/cell_tower:"),
     st.Page("pages/install_to_invoice.py", title="Install to invoice", icon=":material/receipt_long:"),
+    st.Page("pages/forecast.py", title="Forecast", icon=":material/online_prediction:"),
     st.Page("pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
 ]
 

@@ -42,6 +42,7 @@ PAGES: dict[str, str] = {
     "exceptions": "Exceptions",
     "readiness": "Readiness",
     "install_to_invoice": "Install to invoice",
+    "forecast": "Forecast",
     "data_health": "Data health",
 }
 # Pages with the sidebar's date range (`from` / `to` selectboxes).

@@ -34,13 +34,14 @@ CHROMIUM_ARGS = [
 HOST = "127.0.0.1"
 VIEWPORT = {"width": 1500, "height": 1000}
 
-# The six pages: URL path (as st.navigation derives it from the script name), title, number of charts.
+# The pages: URL path (as st.navigation derives it from the script name), title, number of charts.
 PAGES = [
     ("overview", "/", "Overview", 1),
     ("backlog", "/backlog", "Backlog", 5),
     ("exceptions", "/exceptions", "Exceptions", 1),
     ("readiness", "/readiness", "Readiness", 3),
     ("install_to_invoice", "/install_to_invoice", "Install to invoice", 4),
+    ("forecast", "/forecast", "Forecast", 2),
     ("data_health", "/data_health", "Data health", 1),
 ]
 
