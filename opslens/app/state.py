@@ -157,7 +157,6 @@ def forecast_pickers() -> None:
                 index=choices.index(default),
                 key=key,
                 bind="query-params",
-                format_func=lambda days: f"{days} days",
                 help=help_text,
             )
 
