@@ -261,15 +261,19 @@ def test_backtest_replays_the_forecast_at_past_snapshots(flow_db):
 
 
 def test_calibration_on_generated_data(tmp_path):
-    """SPEC §6: backtested, the realised count reaches installs_at_least_85 in about 85% of cases."""
+    """SPEC §6: backtested, the realised count reaches installs_at_least_85 in about 85% of cases.
+
+    The default demo store (`opslens demo`): its business grows, so a plain bootstrap of the past
+    reaches its 85% level in every case (docs/forecasts.md); the trend method must stay within 75-95%.
+    """
     from opslens.cli import main
 
     db = tmp_path / "generated.duckdb"
     assert (
-        main(["demo", "--db", str(db), "--orders", "6000", "--days", "140", "--seed", "3", "--end", "2026-11-20"]) == 0
+        main(["demo", "--db", str(db), "--orders", "6000", "--days", "120", "--seed", "7", "--end", "2026-11-20"]) == 0
     )
     backtest = dataset("install_forecast_backtest", db)
-    assert backtest.height >= 6 * 7 * 7  # at least 7 weeks of dates, 6 markets and ALL
+    assert backtest.height == 37 * 7  # dates 2026-09-17 .. 10-23 (56 days of history, 28 ahead); 6 markets and ALL
     share = backtest["reached_85"].mean()
     assert 0.75 <= share <= 0.95, share
     calibration = dataset("install_forecast_calibration", db)
