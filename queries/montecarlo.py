@@ -97,16 +97,25 @@ def days_to_clear(daily: np.ndarray, backlog: int, rng: np.random.Generator) -> 
     """Days from S until `backlog` orders have left, one per trial; inf where not within MAX_CLEAR_WEEKS.
 
     Day 1 is S+1. The trial's weeks are drawn as in `totals`; the week in which the running total
-    reaches the backlog is found first, then the day within that week.
+    reaches the backlog is found first, then the day within that week. Trials simulate about twice
+    the weeks the average pace needs, and twice as many again (from the start) while some trial has
+    not cleared, up to MAX_CLEAR_WEEKS: most stages clear in a few weeks, so most of a year is never drawn.
     """
     if backlog <= 0:
         return np.zeros(TRIALS)
     blocks = whole_weeks(daily)
-    picks = rng.integers(0, len(blocks), (TRIALS, MAX_CLEAR_WEEKS))
-    running = np.cumsum(blocks.sum(axis=1)[picks], axis=1)
-    reached = running >= backlog
-    cleared = reached.any(axis=1)
-    week = reached.argmax(axis=1)
+    weekly = blocks.sum(axis=1)
+    if weekly.sum() == 0:  # nobody leaves: it never clears
+        return np.full(TRIALS, np.inf)
+    weeks = min(MAX_CLEAR_WEEKS, 2 * math.ceil(backlog / weekly.mean()) + 1)
+    while True:
+        picks = rng.integers(0, len(blocks), (TRIALS, weeks))
+        running = np.cumsum(weekly[picks], axis=1)
+        cleared = running[:, -1] >= backlog
+        if cleared.all() or weeks == MAX_CLEAR_WEEKS:
+            break
+        weeks = min(MAX_CLEAR_WEEKS, 2 * weeks)
+    week = (running >= backlog).argmax(axis=1)
     trial = np.arange(TRIALS)
     before = np.where(week > 0, running[trial, week - 1], 0)
     within_week = np.cumsum(blocks, axis=1)[picks[trial, week]]
