@@ -6,7 +6,6 @@ import streamlit as st
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
 from opslens.contract import OPEN_STAGES
-from queries.forecast import CLEARANCE_STATUS
 
 state.forecast_pickers()
 filters = state.forecast_filters()
@@ -95,7 +94,13 @@ clearance_columns = {
     "clear_days_85": None,
     "clear_days_95": None,
 }
-notes = {code: text.capitalize() for code, text in CLEARANCE_STATUS.items()}
+notes = {  # the status codes of backlog_clearance (queries/forecast.py CLEARANCE_STATUS), as a planner reads them
+    "clears": "",
+    "nothing_open": "Nothing open",
+    "never": "Never at this pace: no order left the stage",
+    "beyond_a_year": "Over a year at 95% confidence",
+    "too_little_history": "Too little history",
+}
 st.dataframe(
     widgets.readable(shown.with_columns(pl.col("status").replace(notes))),
     hide_index=True,
