@@ -291,6 +291,87 @@ def change_heatmap(
     return _figure([cells], title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
 
 
+SLE_BANDS = {  # ageing_orders.sle_band -> dot colour, from calm to about to breach
+    "within P50": "#A9CCE6",
+    "P50 to P85": ACCENT,
+    "P85 to P95": "#E69F00",
+    "beyond P95": WARNING,
+    None: "#7F7F7F",
+}
+
+
+def ageing_dots(
+    ageing: pl.DataFrame, title: str = "Open orders by age in stage, against the service levels"
+) -> go.Figure:
+    """One dot per open order: its stage (spread sideways so dots do not hide each other) and age in stage.
+
+    Short lines across each stage mark its SLE: the days within which 50%, 85% and 95% of the orders
+    that recently left the stage had left. Dots above the 85% line are the orders about to breach.
+    """
+    position = {stage: i for i, stage in enumerate(OPEN_STAGES)}
+    ages = ageing["age_in_stage_days"].to_numpy()
+    # a fixed spread per row (golden-ratio steps): the same data always draws the same picture
+    spread = ((pl.int_range(0, ageing.height, eager=True).to_numpy() * 0.618034) % 1 - 0.5) * 0.7
+    x_all = ageing["stage"].replace_strict(position, default=None).to_numpy() + spread
+    traces = []
+    for band, color in SLE_BANDS.items():
+        chosen = (ageing["sle_band"].is_null() if band is None else ageing["sle_band"] == band).to_numpy()
+        if not chosen.any():
+            continue
+        traces.append(
+            go.Scatter(
+                x=x_all[chosen],
+                y=ages[chosen],
+                mode="markers",
+                name=band or "no SLE (nobody left the stage)",
+                marker={"color": color, "size": 6, "opacity": 0.75},
+                customdata=ageing.filter(pl.Series(chosen)).select("order_id", "market").to_numpy(),
+                hovertemplate="%{customdata[0]} (%{customdata[1]}): %{y} days in stage<extra></extra>",
+            )
+        )
+    shapes, annotations = [], []
+    lines_per_stage = ageing.group_by("stage").agg(pl.col("sle_p50_days", "sle_p85_days", "sle_p95_days").first())
+    for row in lines_per_stage.iter_rows(named=True):
+        centre = position[row["stage"]]
+        for label, column, dash in (
+            ("50%", "sle_p50_days", "dot"),
+            ("85%", "sle_p85_days", "dash"),
+            ("95%", "sle_p95_days", "solid"),
+        ):
+            if row[column] is None:
+                continue
+            shapes.append(
+                {
+                    "type": "line",
+                    "x0": centre - 0.42,
+                    "x1": centre + 0.42,
+                    "y0": row[column],
+                    "y1": row[column],
+                    "line": {"color": WARNING, "dash": dash, "width": 1.5},
+                }
+            )
+            annotations.append(
+                {"x": centre + 0.42, "y": row[column], "text": label, "showarrow": False, "xanchor": "left",
+                 "font": {"size": 10, "color": WARNING}}
+            )  # fmt: skip
+    return _figure(
+        traces,
+        title,
+        "Stage",
+        "Days in stage",
+        height=460,
+        shapes=shapes,
+        annotations=annotations,
+        xaxis={
+            **_AXIS,
+            "title": "Stage",
+            "tickvals": list(range(len(OPEN_STAGES))),
+            "ticktext": [stage_label(s) for s in OPEN_STAGES],
+            "range": [-0.6, len(OPEN_STAGES) - 0.4],
+        },
+    )
+
+
 def chart_bytes(figure: go.Figure, fmt: str, caption: str = "") -> bytes:
     """The figure as PNG, SVG or PDF (Kaleido, through the system Chromium) or standalone HTML.
 

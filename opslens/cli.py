@@ -36,6 +36,17 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-03-01") from None
 
 
+def _days(text: str) -> int:
+    """A positive whole number of days (--horizon, --history)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of days") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1 day")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opslens", description="Ops Lens: operational visibility for broadband service delivery."
@@ -84,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(RULES),
         metavar="RULE",
         help="drill-down: only these rules (orders, exceptions)",
+    )
+    # Flow and forecasts (SPEC §6)
+    export.add_argument("--horizon", type=_days, metavar="N", help="forecasts: days ahead of the snapshot (default 28)")
+    export.add_argument(
+        "--history", type=_days, metavar="N", help="forecasts, clearance, service levels: days of history (default 56)"
     )
     export.add_argument(
         "--compare-to",
@@ -270,7 +286,7 @@ def _export(args: argparse.Namespace) -> int:
         outside = [m for m in filters.markets or () if filters.scope is not None and m not in filters.scope]
         if outside:
             print(f"opslens export: market(s) {', '.join(outside)} not available to {user.email}", file=sys.stderr)
-    filters = replace(filters, compare_to=args.compare_to)
+    filters = replace(filters, compare_to=args.compare_to, horizon=args.horizon, history=args.history)
     frame = fetch(args.dataset, config.db_path(args.db), filters)
     meta = {"dataset": args.dataset, **filters.described()}
     if args.as_user:

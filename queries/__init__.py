@@ -9,17 +9,20 @@ The same call feeds the app's pages and their export buttons, `opslens export` a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
+import duckdb
 import polars as pl
 
 from opslens import config
 from opslens.contract import OPEN_STAGES
 
+from . import forecast
 from .catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
 from .compare import ComparisonDateError, comparison_date
 from .db import Database, connection, run, sql_text
+from .forecast import DEFAULT_HISTORY, DEFAULT_HORIZON
 from .headline import headline
 
 __all__ = [
@@ -66,6 +69,9 @@ class Filters:
         if markets is None:
             return self.scope
         return tuple(market for market in markets if market in self.scope)
+    # Flow and forecasts (SPEC §6): days ahead, and days of history up to S; None = the defaults
+    horizon: int | None = None
+    history: int | None = None
 
     def with_drill(
         self,
@@ -109,24 +115,29 @@ def dataset(
     thresholds: dict[str, int] | None = None,
     scope: Sequence[str] | None = None,
     compare_to: dt.date | None = None,
+    horizon: int | None = None,
+    history: int | None = None,
 ) -> pl.DataFrame:
     """The named dataset as of a snapshot (default: the store's latest) under the given filters.
 
     `scope` limits it to the markets a user may see (SPEC §4), as the app does for a signed-in user.
     `compare_to` is the comparison date of the datasets about what changed (queries.COMPARISONS);
-    see `comparison_date` for its default and which dates are accepted.
+    see `comparison_date` for its default and which dates are accepted. `horizon` and `history` are the
+    days ahead and behind of the forecasts (SPEC §6).
     """
     filters = Filters(
-        as_of,
-        _tuple(markets),
-        _tuple(products),
-        _tuple(segments),
-        start,
-        end,
-        _tuple(stages),
-        _tuple(rules),
-        None if scope is None else tuple(scope),
-        compare_to,
+        as_of=as_of,
+        markets=_tuple(markets),
+        products=_tuple(products),
+        segments=_tuple(segments),
+        start=start,
+        end=end,
+        stages=_tuple(stages),
+        rules=_tuple(rules),
+        scope=None if scope is None else tuple(scope),
+        compare_to=compare_to,
+        horizon=horizon,
+        history=history,
     )
     return fetch(name, _resolve(db), filters, thresholds)
 
@@ -136,6 +147,7 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
     if name not in DATASETS:
         raise KeyError(f"unknown dataset '{name}'; available: {', '.join(DATASETS)}")
     limits = config.stall_limits(thresholds)
+    horizon, history = forecast_window(filters)
     with connection(db) as con:
         as_of = filters.as_of or latest_snapshot(con)
         params = {
@@ -149,11 +161,43 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
             "stages": _list(filters.stages),
             "rules": _list(filters.rules),
             "stall_limits": [limits[stage] for stage in OPEN_STAGES],
+            "horizon": horizon,
+            "history": history,
         }
         if name in COMPARISONS:
             params["compare_to"] = comparison_date(con, as_of, filters.compare_to)
-        frame = headline(con, params) if name == "headline" else run(con, sql_text(name), params, name)
+        computed = PYTHON_DATASETS.get(name)
+        frame = computed(con, params) if computed else run(con, sql_text(name), params, name)
     return frame.drop([c for c in frame.columns if c in DATASETS[name].internal_columns])
+
+
+# Datasets computed in Python on SQL inputs (the others are one SQL file each).
+PYTHON_DATASETS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, object]], pl.DataFrame]] = {
+    "headline": headline,
+    "install_forecast": forecast.install_forecast,
+    "install_forecast_backtest": forecast.install_forecast_backtest,
+    "install_forecast_calibration": lambda con, params: forecast.install_forecast_calibration(
+        forecast.install_forecast_backtest(con, params)
+    ),
+    "backlog_clearance": forecast.backlog_clearance,
+}
+HORIZON_RANGE = (1, 365)  # days ahead a forecast may look
+HISTORY_RANGE = (1, 3650)  # days of history it may draw on
+
+
+def forecast_window(filters: Filters) -> tuple[int, int]:
+    """The horizon and history in days (defaults 28 and 56), checked: whole numbers in range."""
+    checked = []
+    for name, value, default, (low, high) in (
+        ("horizon", filters.horizon, DEFAULT_HORIZON, HORIZON_RANGE),
+        ("history", filters.history, DEFAULT_HISTORY, HISTORY_RANGE),
+    ):
+        if value is None:
+            value = default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name} must be a whole number of days from {low} to {high}, not {value!r}")
+        checked.append(value)
+    return checked[0], checked[1]
 
 
 def latest_snapshot(con) -> dt.date | None:

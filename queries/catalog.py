@@ -145,6 +145,40 @@ _DATASETS = [
         "one row per ingest, newest first",
         "every ingest: when, files, rows loaded, outcome and the reason for a rejection",
     ),
+    # Flow and forecasts (SPEC §6; docs/forecasts.md): --horizon and --history set their windows.
+    DatasetInfo(
+        "install_forecast",
+        "one row per market, then ALL",
+        "installs expected in (S, S + horizon] at 50/85/95% confidence, by Monte Carlo over the daily installs"
+        " of the history window",
+    ),
+    DatasetInfo(
+        "install_forecast_backtest",
+        "one row per past snapshot date and market, then ALL",
+        "the install forecast replayed at every past snapshot with a full history, against the installs realised",
+    ),
+    DatasetInfo(
+        "install_forecast_calibration",
+        "one row per market, then ALL",
+        "how often the realised installs reached the forecast's P50, 85% and 95% levels in the backtest",
+    ),
+    DatasetInfo(
+        "backlog_clearance",
+        "one row per market (then ALL) and open stage",
+        "the dates by which the orders open in a stage at S will have left it, at 50/85/95% confidence",
+    ),
+    DatasetInfo(
+        "service_levels",
+        "one row per market (then ALL) and open stage",
+        "days in stage within which 50/85/95% of the orders that left the stage in the history window had left",
+        ("is_total", "stage_index"),
+    ),
+    DatasetInfo(
+        "ageing_orders",
+        "one row per open order in the snapshot",
+        "open orders with their age in stage against the stage's service level expectation, oldest first",
+        ("stage_index",),
+    ),
 ]
 # What changed between the comparison date C and S (SPEC §5): these datasets take `compare_to`.
 _COMPARISONS = [

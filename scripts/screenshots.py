@@ -1,11 +1,11 @@
-"""Screenshots of the six Ops Lens pages for the docs, taken in headless Chromium at 1500x1000.
+"""Screenshots of the Ops Lens pages for the docs, taken in headless Chromium at 1500x1000.
 
     .venv/bin/opslens demo --db /tmp/shots.duckdb --end 2026-11-20
     .venv/bin/python scripts/screenshots.py --db /tmp/shots.duckdb
 
 Without --db (and without OPSLENS_DB) a demo store is generated in a temporary directory first.
 Starts the app like the browser tests do (tests/browser_support.py), on a free port on 127.0.0.1,
-and writes docs/screenshots/{overview,backlog,exceptions,readiness,install_to_invoice,data_health}.png.
+and writes docs/screenshots/{overview,backlog,exceptions,readiness,install_to_invoice,forecast,data_health}.png.
 """
 
 from __future__ import annotations

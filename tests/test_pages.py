@@ -242,6 +242,39 @@ def expect_changes(db: Path, view: View) -> dict[str, Any]:
     }
 
 
+FORECAST_COLUMNS = ["market", "installs_p50", "installs_at_least_85", "installs_at_least_95", "installs_in_history"]
+CLEARANCE_COLUMNS = ["market", "stage", "open_orders", "clear_by_p50", "clear_by_85", "clear_by_95"]
+SLE_COLUMNS = ["market", "stage", "left_orders", "sle_p50_days", "sle_p85_days", "sle_p95_days"]
+
+
+def observe_forecast(at: AppTest) -> dict[str, Any]:
+    dots = chart_spec(at, "forecast-ageing")["data"]
+    return {
+        "tiles": [m[1] for m in metric_tiles(at)],
+        "forecast": table(at, 0, FORECAST_COLUMNS),
+        "clearance": table(at, 1, CLEARANCE_COLUMNS),
+        "sle": table(at, 3, SLE_COLUMNS),
+        "dots": sum(len(trace["y"]) for trace in dots),
+    }
+
+
+def expect_forecast(db: Path, view: View) -> dict[str, Any]:
+    view = _without_range(view)
+    forecast = dataset("install_forecast", db=db, **view)
+    total = forecast.filter(pl.col("market") == "ALL").row(0, named=True)
+    clearance = dataset("backlog_clearance", db=db, **view).filter(pl.col("market") == "ALL")
+    return {
+        "tiles": [
+            fmt.count(total[c])
+            for c in ("installs_p50", "installs_at_least_85", "installs_at_least_95", "installs_in_history")
+        ],
+        "forecast": records(forecast, FORECAST_COLUMNS),
+        "clearance": records(clearance, CLEARANCE_COLUMNS),
+        "sle": records(dataset("service_levels", db=db, **view).filter(pl.col("market") == "ALL"), SLE_COLUMNS),
+        "dots": dataset("ageing_orders", db=db, **view).height,
+    }
+
+
 OBSERVE: dict[str, Callable[[AppTest], dict[str, Any]]] = {
     "overview": observe_overview,
     "backlog": observe_backlog,
@@ -250,6 +283,7 @@ OBSERVE: dict[str, Callable[[AppTest], dict[str, Any]]] = {
     "readiness": observe_readiness,
     "install_to_invoice": observe_install_to_invoice,
     "data_health": observe_data_health,
+    "forecast": observe_forecast,
 }
 EXPECT: dict[str, Callable[[Path, View], dict[str, Any]]] = {
     "overview": expect_overview,
@@ -259,6 +293,7 @@ EXPECT: dict[str, Callable[[Path, View], dict[str, Any]]] = {
     "readiness": expect_readiness,
     "install_to_invoice": expect_install_to_invoice,
     "data_health": expect_data_health,
+    "forecast": expect_forecast,
 }
 # (plotly charts, st.dataframe tables) each page shows on the demo store with default filters
 SHOWN: dict[str, tuple[int, int]] = {
@@ -269,6 +304,7 @@ SHOWN: dict[str, tuple[int, int]] = {
     "readiness": (3, 1),
     "install_to_invoice": (4, 2),
     "data_health": (1, 2),
+    "forecast": (2, 5),
 }
 
 

@@ -44,6 +44,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("changes", "Changes", ":material/compare_arrows:", charts=4),
     PageInfo("readiness", "Readiness", ":material/cell_tower:", charts=3),
     PageInfo("install_to_invoice", "Install to invoice", ":material/receipt_long:", charts=4, date_range="Installed"),
+    PageInfo("forecast", "Forecast", ":material/online_prediction:", charts=2),
     PageInfo("data_health", "Data health", ":material/health_and_safety:", charts=1, date_range="Snapshots"),
 )
 PAGES_BY_NAME: dict[str, PageInfo] = {page.name: page for page in PAGES}

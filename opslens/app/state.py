@@ -8,6 +8,7 @@ Streamlit; we say so in the sidebar instead of silently showing something else.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import streamlit as st
 
@@ -137,3 +138,46 @@ def _date(value: object) -> dt.date | None:
         return dt.date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+
+
+# --- Forecast page: horizon and history pickers (SPEC §6), bound to the URL like the filters -------------
+HORIZON, HISTORY = "horizon", "history"
+HORIZON_CHOICES = ("7", "14", "28", "42", "56", "91")  # days ahead
+HISTORY_CHOICES = ("28", "56", "84", "112", "182")  # days of history up to the snapshot
+DEFAULT_HORIZON, DEFAULT_HISTORY = "28", "56"
+_HISTORY_HELP = "How many days up to the snapshot the forecasts, clearance and service levels learn from."
+
+
+def forecast_pickers() -> None:
+    """The horizon and history select boxes in the sidebar; a link value not offered is named and ignored."""
+    with st.sidebar:
+        st.subheader("Forecast")
+        for key, label, choices, default, help_text in (
+            (HORIZON, "Days ahead", HORIZON_CHOICES, DEFAULT_HORIZON, "How far ahead the install forecast looks."),
+            (HISTORY, "Days of history", HISTORY_CHOICES, DEFAULT_HISTORY, _HISTORY_HELP),
+        ):
+            unknown = [v for v in st.query_params.get_all(key) if v and v not in choices]
+            if unknown:
+                st.warning(
+                    f"The link asked for {key} {', '.join(repr(v) for v in unknown)}, which is not offered "
+                    f"({', '.join(choices)} days); showing {default} days instead.",
+                    icon=":material/link_off:",
+                )
+            st.selectbox(
+                label,
+                choices,
+                index=choices.index(default),
+                key=key,
+                bind="query-params",
+                help=help_text,
+            )
+
+
+def forecast_filters() -> Filters:
+    """The sidebar filters with the chosen horizon and history (defaults 28 and 56 days)."""
+    state = st.session_state
+    return replace(
+        current_filters(),
+        horizon=int(state.get(HORIZON) or DEFAULT_HORIZON),
+        history=int(state.get(HISTORY) or DEFAULT_HISTORY),
+    )

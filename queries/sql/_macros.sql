@@ -237,3 +237,35 @@ select
     case l.change when 'new' then 1 when 'resolved' then 2 else 3 end as change_index
 from located l
 left join opslens_reporting(as_of, compare_to) r on r.market = coalesce(l.market_now, l.market_then);
+-- ---- Flow and forecasts (SPEC §6; docs/forecasts.md) ----------------------------------------------
+
+-- The history window of S: the calendar days in (S - history, S] on or after the first snapshot date
+-- of the filtered markets (days before the store began are not zero days, they are unknown).
+create or replace temp macro opslens_history_start(as_of, history, markets) as (
+    select greatest(as_of - history + 1, min(snapshot_date))
+    from market_days
+    where snapshot_date <= as_of and (markets is null or list_contains(markets, market))
+);
+
+-- Orders that left an open stage on a snapshot date d of S's history window: the row at d is in
+-- another stage than the order's own previous row (backlog_flow's outflow), with the days the order
+-- had spent in the stage it left: d - the date it entered it (date(stage_entered_at) of the previous
+-- row when given, else that row's stage_run_start), i.e. days in stage up to the snapshot that
+-- first shows it gone. Market, product and segment are the leaving row's.
+create or replace temp macro opslens_stage_leavers(as_of, history, markets, products, segments) as table
+    select
+        s.order_id,
+        s.market,
+        s.previous_stage as stage,
+        s.snapshot_date as left_on,
+        s.snapshot_date - coalesce(p.stage_entered_at::date, p.stage_run_start) as days_in_stage
+    from snapshots s
+    join snapshots p on p.order_id = s.order_id and p.next_snapshot_date = s.snapshot_date
+    join stages st on st.stage = s.previous_stage
+    where s.snapshot_date >= opslens_history_start(as_of, history, markets)
+      and s.snapshot_date <= as_of
+      and p.next_snapshot_date >= opslens_history_start(as_of, history, markets)
+      and p.next_snapshot_date <= as_of
+      and s.previous_stage <> s.stage
+      and st.is_open
+      and opslens_passes(markets, products, segments, s.market, s.product, s.segment);

@@ -1,0 +1,91 @@
+"""The Forecast page on the demo store (60 days to 2026-11-20): its own pickers, empty states and drill-down.
+
+The filters shared with every page are covered in tests/test_pages.py; here the horizon and history
+pickers (bound to the URL), the "too little history" note, the clearance note and the drill-down to
+the orders beyond the 85% service level, each against `queries.dataset`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from apptest_harness import chart_spec, infos, main_captions, metrics, records, rerun, run_page, sidebar_warnings, table
+
+from opslens.charts import stage_label
+from opslens.queries import dataset
+
+FORECAST_COLUMNS = ["market", "horizon_days", "installs_p50", "installs_at_least_85", "history_days"]
+
+
+@pytest.fixture(autouse=True)
+def _default_thresholds(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPSLENS_CONFIG", str(tmp_path / "no-such-opslens.toml"))
+
+
+def test_horizon_and_history_come_from_the_link_and_change_the_numbers(demo_db, monkeypatch):
+    at = run_page("forecast", demo_db, monkeypatch)
+    assert (at.selectbox(key="horizon").value, at.selectbox(key="history").value) == ("28", "56")
+    assert table(at, 0, FORECAST_COLUMNS) == records(dataset("install_forecast", db=demo_db), FORECAST_COLUMNS)
+
+    at = run_page("forecast", demo_db, monkeypatch, {"horizon": "14", "history": "28", "market": ["NORTH"]})
+    for key in ("horizon", "history"):
+        assert at.selectbox(key=key).proto.query_param_key == key
+    expected = dataset("install_forecast", db=demo_db, horizon=14, history=28, markets=["NORTH"])
+    assert table(at, 0, FORECAST_COLUMNS) == records(expected, FORECAST_COLUMNS)
+    assert {r["horizon_days"] for r in table(at, 0, FORECAST_COLUMNS)} == {14}
+    assert "Installs in the next 14 days" in at.main.subheader[0].value
+    sle = dataset("service_levels", db=demo_db, history=28, markets=["NORTH"]).filter(pl.col("market") == "ALL")
+    assert table(at, 3, ["left_orders"]) == records(sle, ["left_orders"])
+
+    at.selectbox(key="horizon").set_value("42")
+    rerun(at)
+    total = dataset("install_forecast", db=demo_db, horizon=42, history=28, markets=["NORTH"]).row(-1, named=True)
+    assert metrics(at)["At least, 85% sure"] == f"{total['installs_at_least_85']:,}"
+
+
+def test_a_horizon_not_offered_is_named_and_the_default_used(demo_db, monkeypatch):
+    at = run_page("forecast", demo_db, monkeypatch, {"horizon": "9999"})
+    assert any("horizon '9999'" in w and "28 days instead" in w for w in sidebar_warnings(at))
+    assert at.selectbox(key="horizon").value == "28"
+
+
+def test_too_little_history_says_how_much_is_needed(demo_db, monkeypatch):
+    early = sorted(dataset("snapshot_rows", db=demo_db)["snapshot_date"].unique())[9]  # the 10th day
+    at = run_page("forecast", demo_db, monkeypatch, {"as_of": early.isoformat()})
+    notes = infos(at)
+    assert len(notes) == 1
+    assert "at least 28 days of snapshots up to the as-of date, and this view has 10" in notes[0]
+    assert "18 more day(s)" in notes[0]
+    assert not at.main.dataframe and not at.main.metric
+
+
+def test_clearance_says_new_orders_are_not_counted(demo_db, monkeypatch):
+    at = run_page("forecast", demo_db, monkeypatch)
+    assert any("New orders arriving are not counted" in c for c in main_captions(at))
+    clearance = dataset("backlog_clearance", db=demo_db).filter(pl.col("market") == "ALL")
+    shown = table(at, 1, ["stage", "open_orders", "clear_by_85"])
+    assert shown == records(clearance, ["stage", "open_orders", "clear_by_85"])
+
+
+def test_ageing_dots_and_drill_down_to_the_orders_beyond_sle85(demo_db, monkeypatch):
+    at = run_page("forecast", demo_db, monkeypatch, {"market": ["WEST", "COAST"]})
+    ageing = dataset("ageing_orders", db=demo_db, markets=["WEST", "COAST"])
+    spec = chart_spec(at, "forecast-ageing")
+    assert sorted(a for trace in spec["data"] for a in trace["y"]) == sorted(ageing["age_in_stage_days"])
+    lines = {round(shape["y0"], 6) for shape in spec["layout"]["shapes"]}
+    sle = ageing.filter(pl.col("stage") == "scheduled").row(0, named=True)
+    assert {round(sle[c], 6) for c in ("sle_p50_days", "sle_p85_days", "sle_p95_days")} <= lines
+    tables_before = len(at.main.dataframe)
+
+    at.selectbox(key="forecast-drill").set_value("scheduled")
+    rerun(at)
+    breaching = ageing.filter((pl.col("stage") == "scheduled") & pl.col("beyond_sle_85"))
+    assert breaching.height > 0
+    assert (
+        f"{breaching.height:,} orders in {stage_label('scheduled')} beyond the 85% level, oldest first"
+        in main_captions(at)
+    )
+    assert len(at.main.dataframe) == tables_before + 1
+    listed = table(at, tables_before, ["order_id", "age_in_stage_days"])
+    assert [r["order_id"] for r in listed] == breaching["order_id"].to_list()
+    assert all(r["age_in_stage_days"] > sle["sle_p85_days"] for r in listed)
