@@ -1,0 +1,102 @@
+"""What a digest says: the datasets of the Overview, Readiness, Install to invoice and Data health
+pages for one recipient's markets, as of one snapshot.
+
+Every number is a dataset fetched through the same door as the app and `opslens export`, with the
+recipient's markets as the scope, so a digest can never show a number the app would not. Only the
+data-health notices are composed here, as sentences, from the freshness and snapshot_rows datasets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from queries import Filters, fetch, filter_options, snapshot_dates
+from queries.db import Database
+
+
+class DigestError(ValueError):
+    """A digest that cannot be built (no snapshots, an as-of date the store does not have)."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One recipient's digest: the scope, the dates and the dataset frames the PDF and mail show."""
+
+    recipient: str | None
+    markets: tuple[str, ...] | None  # the scope; None = every market
+    as_of: dt.date
+    previous_as_of: dt.date | None  # the headline's comparison (the previous snapshot)
+    frames: dict[str, pl.DataFrame]
+    store_markets: tuple[str, ...]  # the markets of the scope the store has data for
+    warnings: list[str] = field(default_factory=list)
+
+    def scope_text(self, limit: int | None = None) -> str:
+        """'all markets (6)' or 'NORTH, WEST'; with a limit, long lists end in '+N more'."""
+        if self.markets is None:
+            return f"all markets ({len(self.store_markets)})"
+        names = list(self.markets)
+        if limit is not None and len(names) > limit:
+            return ", ".join(names[:limit]) + f" +{len(names) - limit} more"
+        return ", ".join(names)
+
+
+# The datasets a digest shows, in the order the PDF shows them.
+DATASET_NAMES = ("headline", "backlog", "market_attention", "readiness", "install_to_invoice", "freshness")
+
+
+def build(db: Database, recipient: str | None, markets: tuple[str, ...] | None, as_of: dt.date | None) -> Digest:
+    """Fetch every dataset of the digest for the markets (None: all) as of a snapshot (None: the latest)."""
+    dates = snapshot_dates(db)
+    if not dates:
+        raise DigestError("the store has no snapshots yet: ingest some extracts first")
+    if as_of is None:
+        as_of = dates[0]
+    elif as_of not in dates:
+        earlier = [d for d in dates if d < as_of]
+        hint = f"the nearest earlier one is {earlier[0]}" if earlier else f"the earliest is {dates[-1]}"
+        raise DigestError(f"{as_of} is not a snapshot date in the store ({hint}; the latest is {dates[0]})")
+    filters = Filters(as_of=as_of, markets=markets)
+    frames = {name: fetch(name, db, filters) for name in DATASET_NAMES}
+    previous = frames["headline"]["previous_as_of"][0]
+    known = filter_options(db)["markets"]
+    store_markets = tuple(m for m in known if markets is None or m in markets)
+    window = Filters(as_of=as_of, markets=markets, start=previous or as_of, end=as_of)
+    frames["missing_extracts"] = fetch("snapshot_rows", db, window).filter(pl.col("rows") == 0)
+    digest = Digest(recipient, markets, as_of, previous, frames, store_markets)
+    digest.warnings.extend(health_warnings(digest))
+    return digest
+
+
+def health_warnings(digest: Digest) -> list[str]:
+    """Sentences for a manager: markets without data, late or missing extracts, changes over fewer markets."""
+    notes = []
+    if digest.markets is not None:
+        absent = [m for m in digest.markets if m not in digest.store_markets]
+        if absent:
+            notes.append(f"No data in the store for {', '.join(absent)}: check the market codes of the grant.")
+    late = digest.frames["freshness"].filter(pl.col("days_behind") > 0)
+    for row in late.iter_rows(named=True):
+        notes.append(
+            f"{row['market']} has no extract for {digest.as_of}: its latest is {row['latest_snapshot_date']}"
+            f" ({row['days_behind']} days behind), so its numbers are missing from this digest."
+        )
+    missing = digest.frames["missing_extracts"].filter(pl.col("snapshot_date") < digest.as_of)
+    for row in missing.iter_rows(named=True):
+        notes.append(f"{row['market']}'s extract for {row['snapshot_date']} is missing.")
+    headline = digest.frames["headline"]
+    compared = headline["compared_markets"][0]
+    reporting = [m for m in digest.store_markets if m not in set(late["market"])]
+    if digest.previous_as_of and compared is not None and sorted(compared) != sorted(reporting):
+        notes.append(
+            f"The changes since {digest.previous_as_of} cover only the markets that reported on both dates"
+            f" ({', '.join(compared) or 'none'})."
+        )
+    return notes
+
+
+def headline_rows(digest: Digest) -> list[dict]:
+    """The headline measures as dicts (label, unit, value, change), in tile order."""
+    return list(digest.frames["headline"].iter_rows(named=True))
