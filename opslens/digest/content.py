@@ -47,17 +47,22 @@ class Digest:
 DATASET_NAMES = ("headline", "backlog", "market_attention", "readiness", "install_to_invoice", "freshness")
 
 
-def build(db: Database, recipient: str | None, markets: tuple[str, ...] | None, as_of: dt.date | None) -> Digest:
-    """Fetch every dataset of the digest for the markets (None: all) as of a snapshot (None: the latest)."""
+def resolve_as_of(db: Database, as_of: dt.date | None) -> dt.date:
+    """The snapshot to digest: the given date, which must be one of the store's, else the latest."""
     dates = snapshot_dates(db)
     if not dates:
         raise DigestError("the store has no snapshots yet: ingest some extracts first")
     if as_of is None:
-        as_of = dates[0]
-    elif as_of not in dates:
+        return dates[0]
+    if as_of not in dates:
         earlier = [d for d in dates if d < as_of]
         hint = f"the nearest earlier one is {earlier[0]}" if earlier else f"the earliest is {dates[-1]}"
         raise DigestError(f"{as_of} is not a snapshot date in the store ({hint}; the latest is {dates[0]})")
+    return as_of
+
+
+def build(db: Database, recipient: str | None, markets: tuple[str, ...] | None, as_of: dt.date) -> Digest:
+    """Fetch every dataset of the digest for the markets (None: all) as of a snapshot (see resolve_as_of)."""
     filters = Filters(as_of=as_of, markets=markets)
     frames = {name: fetch(name, db, filters) for name in DATASET_NAMES}
     previous = frames["headline"]["previous_as_of"][0]

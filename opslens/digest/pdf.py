@@ -160,8 +160,8 @@ def _tiles(digest: Digest) -> Table:
     for row in digest.frames["headline"].iter_rows(named=True):
         formatter = fmt.FORMATTERS.get(row["unit"], fmt.count)
         change = fmt.change(row["change"], row["unit"])
-        if change is None:
-            change_text = "no earlier snapshot"
+        if change is None:  # no previous snapshot, or no value on one of the two dates
+            change_text = "no earlier snapshot" if digest.previous_as_of is None else "no change to show"
         elif not row["change"]:
             change_text = f'<font color="#5F6B7A">{escape(change)} (unchanged)</font>'
         else:

@@ -76,6 +76,11 @@ def digest_settings() -> DigestSettings:
 def smtp_settings() -> SmtpSettings:
     """[smtp], checked; `host` is required (only asked for when sending)."""
     section, source = config.table("smtp")
+    if "password" in section:
+        raise ConfigError(
+            f"{source}: [smtp] password: the password never goes in the file; put it in an environment variable"
+            " and name that variable in password_env"
+        )
     _no_unknown(section, SMTP_KEYS, "smtp", source)
     host = _text(section.get("host"), "smtp", "host", source)
     if not host:
