@@ -81,7 +81,9 @@ def store(tmp_path: Path, demo_db: Path) -> Path:
 
 
 # ------------------------------------------------------------------------ the PDF and its numbers
-def test_the_pdf_shows_each_datasets_numbers_with_the_date_and_scope_on_every_page(store, tmp_path, monkeypatch, capsys):
+def test_the_pdf_shows_each_datasets_numbers_with_the_date_and_scope_on_every_page(
+    store, tmp_path, monkeypatch, capsys
+):
     write_config(tmp_path, monkeypatch, "")
     out = tmp_path / "out"
     code, stdout, _ = digest(capsys, "--db", str(store), "--as", "ann@example.com", "--output", str(out))
@@ -265,7 +267,9 @@ def test_a_refused_recipient_is_named_and_the_others_still_get_theirs(store, tmp
     assert code == 4
     assert sorted(r.recipients[0] for r in server.received) == ["ann@example.com", "bob@example.com"]
     assert "3 recipient(s): 2 sent, 1 failed" in stdout
-    assert re.search(r"failed +refused\.carl@example\.com: .*refused the recipient refused\.carl@example\.com: 550", stdout)
+    assert re.search(
+        r"failed +refused\.carl@example\.com: .*refused the recipient refused\.carl@example\.com: 550", stdout
+    )
     assert (
         f"opslens digest: refused.carl@example.com: the SMTP server {HOST}:{server.port} refused the recipient"
         " refused.carl@example.com: 550 5.1.1 mailbox unavailable" in stderr
@@ -324,14 +328,19 @@ def test_skip_unchanged_sends_only_when_a_new_snapshot_arrived(store, tmp_path, 
         ('[smtp]\nhost = "mail"\nport = "25"', "port must be a port number"),
         ("[smtp]\nport = 25", "[smtp] host is not set"),
         ('[smtp]\nhost = "mail"\nrelay = "x"', "[smtp] has no setting 'relay'"),
-        ('[digest]\nsender = "a@b.example"\nrecipients = ["not an address"]', "'not an address' is not an e-mail address"),
+        (
+            '[digest]\nsender = "a@b.example"\nrecipients = ["not an address"]',
+            "'not an address' is not an e-mail address",
+        ),
         ('[digest]\nsender = "a@b.example"\nrecipients = "ann@example.com"', "recipients must be a list"),
         ('[digest]\nsender = "a@b.example"\nbase_url = "opslens.example.com"', "base_url must start with http"),
         ('[smtp]\nhost = "mail"\n[digest]\nrecipients = ["ann@example.com"]', "[digest] sender is not set"),
         ('[smtp]\nhost = "mail"\n[digest]\nsender = "a@b.example"', "[digest] recipients is empty"),
     ],
 )
-def test_bad_settings_stop_the_run_with_a_message_naming_the_setting(store, tmp_path, monkeypatch, capsys, config, message):
+def test_bad_settings_stop_the_run_with_a_message_naming_the_setting(
+    store, tmp_path, monkeypatch, capsys, config, message
+):
     path = write_config(tmp_path, monkeypatch, config)
     code, stdout, stderr = digest(capsys, "--db", str(store), "--send")
     assert code == 1 and stdout == ""
