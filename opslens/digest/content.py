@@ -33,6 +33,12 @@ class Digest:
     store_markets: tuple[str, ...]  # the markets of the scope the store has data for
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def compared_markets(self) -> list[str]:
+        """The markets the headline's changes cover (those that reported on both dates)."""
+        compared = self.frames["headline"]["compared_markets"].to_list()[0]
+        return list(compared or []) if self.previous_as_of else []
+
     def scope_text(self, limit: int | None = None) -> str:
         """'all markets (6)' or 'NORTH, WEST'; with a limit, long lists end in '+N more'."""
         if self.markets is None:
@@ -91,10 +97,9 @@ def health_warnings(digest: Digest) -> list[str]:
     missing = digest.frames["missing_extracts"].filter(pl.col("snapshot_date") < digest.as_of)
     for row in missing.iter_rows(named=True):
         notes.append(f"{row['market']}'s extract for {row['snapshot_date']} is missing.")
-    headline = digest.frames["headline"]
-    compared = headline["compared_markets"][0]
+    compared = digest.compared_markets
     reporting = [m for m in digest.store_markets if m not in set(late["market"])]
-    if digest.previous_as_of and compared is not None and sorted(compared) != sorted(reporting):
+    if digest.previous_as_of and sorted(compared) != sorted(reporting):
         notes.append(
             f"The changes since {digest.previous_as_of} cover only the markets that reported on both dates"
             f" ({', '.join(compared) or 'none'})."

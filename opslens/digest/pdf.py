@@ -85,6 +85,11 @@ def _text(value: object) -> str:
     return fmt.NONE if value is None else str(value)
 
 
+def _dollars(value: float | None) -> str:
+    """Whole dollars in tables ($11,559): a column read down keeps one precision (tiles stay compact)."""
+    return fmt.NONE if value is None else f"${value:,.0f}"
+
+
 def _rule_label(rule: object) -> str:
     return RULES[rule].label if rule in RULES else _text(rule)
 
@@ -136,10 +141,13 @@ def _story(digest: Digest, link: str | None) -> list[Flowable]:
 def _title(digest: Digest, link: str | None) -> list[Flowable]:
     for_whom = f"For {escape(digest.recipient)} · " if digest.recipient else ""
     compared = (
-        f"Changes on the tiles are since the previous snapshot, {_day(digest.previous_as_of)}."
+        f"Changes on the tiles are since the previous snapshot, {_day(digest.previous_as_of)}"
         if digest.previous_as_of
         else "This is the store's first snapshot: there is nothing to compare with yet."
     )
+    if digest.previous_as_of:
+        count, total = len(digest.compared_markets), len(digest.store_markets)
+        compared += f", over {count} of {total} markets (see Data health)." if count < total else "."
     lines = [
         Paragraph(f"Ops Lens digest · {_day(digest.as_of)}", STYLES["title"]),
         Paragraph(f"{for_whom}Markets: {escape(digest.scope_text())} · {compared}", STYLES["subtitle"]),
@@ -219,13 +227,14 @@ def _backlog(digest: Digest) -> list[Flowable]:
     columns = [
         Column("Stage", "stage", charts.stage_label, 1.8, right=False),
         Column("Orders", "orders", fmt.count),
-        Column("MRR ($/mo)", "mrr", fmt.money),
+        Column("MRR ($/mo)", "mrr", _dollars),
         Column("Median days in stage", "median_age_days", fmt.days, 1.2),
         Column("Stalled", "stalled", fmt.count),
     ]
     chart_width = WIDTH * 0.56
     table = _table(backlog, columns, WIDTH - chart_width - 6 * mm)
-    figure = charts.backlog_bars(backlog)
+    figure = charts.backlog_bars(backlog)  # the app's chart; the heading above says what it is
+    figure.update_layout(title_text=None, yaxis_title_text=None, margin_t=10)
     image = _chart(figure, chart_width)
     pair = Table([[image, "", table]], colWidths=[chart_width, 6 * mm, WIDTH - chart_width - 6 * mm])
     pair.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
@@ -249,17 +258,17 @@ def _attention(digest: Digest) -> list[Flowable]:
     columns = [
         Column("Rank", "attention_rank", fmt.count, 0.5),
         Column("Market", "market", _text, 1.0, right=False),
-        Column("Orders judged", "orders", fmt.count),
+        Column("Orders", "orders", fmt.count),
         Column("With exceptions", "exception_orders", fmt.count),
         Column("Share", "exception_share", fmt.share, 0.8),
-        Column("MRR at risk ($/mo)", "mrr_at_risk", fmt.money),
+        Column("MRR at risk ($/mo)", "mrr_at_risk", _dollars),
         Column("Most common exception", "top_rule", _rule_label, 1.8, right=False),
-        Column("Its orders", "top_rule_orders", fmt.count, 0.8),
+        Column("Orders breaking it", "top_rule_orders", fmt.count, 0.9),
     ]
     return _section(
         "Markets that need attention",
-        "Markets ranked by the share of their orders with at least one exception (open or just closed at the"
-        " snapshot, plus orders missing from it), with the rule behind most of them.",
+        "Markets ranked by the share of their orders with at least one exception, with the rule behind most of"
+        " them. Orders: the market's orders in the snapshot plus those missing from it.",
         attention,
         columns,
         "markets with orders",
@@ -272,7 +281,7 @@ def _readiness(digest: Digest) -> list[Flowable]:
         Column("Open orders", "open_orders", fmt.count),
         Column("Awaiting network", "awaiting_network", fmt.count),
         Column("Share of open", "awaiting_network_share", fmt.share),
-        Column("Their MRR ($/mo)", "awaiting_network_mrr", fmt.money),
+        Column("Awaiting MRR ($/mo)", "awaiting_network_mrr", _dollars),
         Column("Waiting P50", "wait_days_p50", fmt.days),
         Column("Waiting P85", "wait_days_p85", fmt.days),
         Column("Booked before ready", "scheduled_before_ready", fmt.count),
@@ -303,7 +312,7 @@ def _install_to_invoice(digest: Digest) -> list[Flowable]:
         Column("P95", "days_p95", fmt.days, 0.8),
         Column("Mean", "days_mean", fmt.days, 0.8),
         Column("Installed, not invoiced", "installed_not_invoiced", fmt.count, 1.2),
-        Column("Unbilled MRR ($/mo)", "unbilled_mrr", fmt.money, 1.2),
+        Column("Unbilled MRR ($/mo)", "unbilled_mrr", _dollars, 1.2),
     ]
     return _section(
         "Install to invoice",
