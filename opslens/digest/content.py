@@ -69,6 +69,7 @@ def resolve_as_of(db: Database, as_of: dt.date | None) -> dt.date:
 
 def build(db: Database, recipient: str | None, markets: tuple[str, ...] | None, as_of: dt.date) -> Digest:
     """Fetch every dataset of the digest for the markets (None: all) as of a snapshot (see resolve_as_of)."""
+    markets = tuple(sorted(set(markets))) if markets is not None else None
     filters = Filters(as_of=as_of, markets=markets)
     frames = {name: fetch(name, db, filters) for name in DATASET_NAMES}
     previous = frames["headline"]["previous_as_of"][0]
