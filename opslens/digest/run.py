@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from opslens.digest import content, mail, pdf, state
+from opslens.digest import content, layout, mail, pdf, state
 from opslens.digest.settings import DigestSettings, Recipient, SmtpSettings
 
 log = logging.getLogger("opslens.digest")
@@ -71,7 +71,7 @@ def run(
     if plan.output:
         plan.output.mkdir(parents=True, exist_ok=True)
     outcomes = []
-    with pdf.chart_server():
+    with layout.chart_server():
         for recipient in plan.recipients:
             try:
                 markets = scope_of(recipient)
