@@ -24,7 +24,16 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Image, KeepTogether, Paragraph, Table, TableStyle
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Image,
+    KeepTogether,
+    Paragraph,
+    Table,
+    TableStyle,
+)
 
 from opslens import charts
 from opslens.app import fmt
@@ -35,6 +44,8 @@ WIDTH = PAGE[0] - 2 * MARGIN
 INK, MUTED, RULE_LINE = colors.HexColor("#1F2933"), colors.HexColor("#5F6B7A"), colors.HexColor("#D5DCE4")
 STRIPE, HEAD = colors.HexColor("#F4F7FA"), colors.HexColor("#E8EEF4")
 WORSE, BETTER = colors.HexColor(charts.WARNING), colors.HexColor("#007A5A")
+ROWS_KEPT_TOGETHER = 22  # a table this long fits on a page with its heading
+SECTION_START = 55 * mm  # room a long table needs for its heading and first rows, else it starts a page
 CHART_PIXELS = 720  # CSS pixels across a chart: at about 15 cm wide its 13 px text prints near 8 pt
 NOTE_FILL, NOTE_EDGE = colors.HexColor("#FFF4E5"), colors.HexColor("#E69F00")
 
@@ -98,7 +109,9 @@ def section(
     if frame.is_empty():
         return [KeepTogether([*head, Paragraph(f"No {escape(what)} in scope at this snapshot.", STYLES["cell"])])]
     table = data_table(frame, columns, WIDTH, total_last=total_last)
-    return [KeepTogether([*head, table])] if frame.height <= 12 else [*head, table]
+    if frame.height <= ROWS_KEPT_TOGETHER:  # fits a page: start it on the next page rather than split it
+        return [KeepTogether([*head, table])]
+    return [CondPageBreak(SECTION_START), *head, table]  # a long table splits, but never under an orphan heading
 
 
 def data_table(frame: pl.DataFrame, columns: Sequence[Column], width: float, total_last: bool = False) -> Table:
