@@ -33,8 +33,8 @@ from baselines import POLARS, SQL  # noqa: E402
 
 from opslens.contract import SNAPSHOT_NAMES  # noqa: E402
 from opslens.demo import generate  # noqa: E402
+from opslens.queries import DATASETS, dataset  # noqa: E402
 from opslens.store import WRITER_MEMORY  # noqa: E402
-from queries import DATASETS, dataset  # noqa: E402
 
 END = dt.date(2026, 11, 20)
 THREE_MARKETS = ["NORTH", "WEST", "COAST"]

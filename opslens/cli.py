@@ -18,11 +18,11 @@ import duckdb
 from opslens import config, writer
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
+from opslens.queries import DATASETS, RULES, Filters, fetch
+from opslens.queries.db import QueryTimeout
 from opslens.serve import serve
 from opslens.store import StoreError
 from opslens.writer import DEFAULT_WAIT_SECONDS
-from queries import DATASETS, RULES, Filters, fetch
-from queries.db import QueryTimeout
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
 EXIT_PARTIAL = 4  # digest: some recipients' digests failed, the others went out

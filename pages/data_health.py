@@ -5,7 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, state, upload, widgets
-from queries import Filters
+from opslens.queries import Filters
 
 # freshness columns about the extract itself (the rest are about the systems agreeing at the snapshot)
 EXTRACT_COLUMNS = ["market", "latest_snapshot_date", "rows", "days_behind", "last_ingest_at"]

@@ -5,7 +5,7 @@ import streamlit as st
 
 from opslens import charts, config
 from opslens.app import data, fmt, state, widgets
-from queries import RULES
+from opslens.queries import RULES
 
 filters = state.current_filters()
 st.title("Exceptions")

@@ -16,9 +16,10 @@ import polars as pl
 
 from opslens import config
 from opslens.contract import OPEN_STAGES
-from queries.catalog import DATASETS, RULES, DatasetInfo, RuleInfo
-from queries.db import Database, connection, run, sql_text
-from queries.headline import headline
+
+from .catalog import DATASETS, RULES, DatasetInfo, RuleInfo
+from .db import Database, connection, run, sql_text
+from .headline import headline
 
 __all__ = ["DATASETS", "RULES", "DatasetInfo", "Filters", "RuleInfo", "dataset", "filter_options", "snapshot_dates"]
 

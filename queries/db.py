@@ -30,7 +30,8 @@ import polars as pl
 
 from opslens import config
 from opslens.store import SCHEMA_VERSION, StoreError, schema_version
-from queries.catalog import RULES
+
+from .catalog import RULES
 
 SQL_DIR = Path(__file__).parent / "sql"
 _PARAMETER = re.compile(r"\$([a-z_]+)")

@@ -15,7 +15,7 @@ import datetime as dt
 import duckdb
 import polars as pl
 
-from queries.db import run
+from .db import run
 
 # (key, label, unit, how it is read off the datasets)
 MEASURES: list[tuple[str, str, str, str]] = [

@@ -130,7 +130,7 @@ def no_config_file(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
 
 def dataset(name: str, db, **kwargs) -> pl.DataFrame:
     """`queries.dataset`, imported late so that collection works before the module exists."""
-    from queries import dataset as _dataset
+    from opslens.queries import dataset as _dataset
 
     return _dataset(name, db=db, **kwargs)
 

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from opslens import charts
 from opslens.app import fmt
 from opslens.export import MIME_TYPES, TABLE_FORMATS, file_name, spreadsheet_safe, table_bytes
-from queries import dataset
+from opslens.queries import dataset
 
 MINUS_SIGNS = ("-", "\u2212")  # hyphen-minus or the typographic minus sign
 

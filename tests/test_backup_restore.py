@@ -9,7 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from opslens.cli import main
-from queries import DATASETS, Filters, fetch
+from opslens.queries import DATASETS, Filters, fetch
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 

@@ -29,7 +29,7 @@ from browser_support import (
     open_page,
 )
 
-from queries import dataset
+from opslens.queries import dataset
 
 try:
     from playwright.sync_api import expect, sync_playwright

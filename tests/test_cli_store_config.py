@@ -16,8 +16,8 @@ from opslens import config
 from opslens.cli import main
 from opslens.demo import generate
 from opslens.ingest import ingest_files
+from opslens.queries import dataset
 from opslens.store import SCHEMA_VERSION, StoreError, open_store
-from queries import dataset
 
 
 def test_export_csv_to_stdout_matches_the_dataset(demo_db, capsys):

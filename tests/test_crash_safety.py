@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 
 from opslens.demo import generate
 from opslens.ingest import ingest_files
-from queries import DATASETS, Filters, fetch
+from opslens.queries import DATASETS, Filters, fetch
 
 END = dt.date(2026, 11, 20)
 OPSLENS = [sys.executable, "-m", "opslens.cli"]

@@ -8,7 +8,7 @@ import pytest
 
 from opslens.app.registry import PAGES
 from opslens.cli import _parser
-from queries import DATASETS, RULES
+from opslens.queries import DATASETS, RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -31,7 +31,7 @@ OPSLENS = [sys.executable, "-m", "opslens.cli"]
 # report reads, errors and the dates it saw.
 VIEWER = """
 import json, sys, time
-from queries import DATASETS, Filters, fetch
+from opslens.queries import DATASETS, Filters, fetch
 
 db, newest = sys.argv[1], sys.argv[2]
 reads, errors, seen = 0, [], set()
@@ -102,7 +102,7 @@ def test_viewers_never_fail_while_ingests_run_one_after_another_and_at_once(stor
 
 
 def ingest_dates(store: Path) -> list[dt.date]:
-    from queries import Filters, fetch
+    from opslens.queries import Filters, fetch
 
     trend = fetch("backlog_trend", store, Filters())
     return [d for d in trend["snapshot_date"].unique().to_list() if d >= NEW_DAYS[0]]

@@ -18,8 +18,8 @@ import pytest
 
 from opslens.demo import generate
 from opslens.ingest import ingest_files
+from opslens.queries.db import connection
 from opslens.store import LATEST_AS_OF
-from queries.db import connection
 
 
 @pytest.fixture(scope="module")

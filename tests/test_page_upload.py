@@ -25,8 +25,8 @@ from opslens import config
 from opslens.app import upload
 from opslens.app.upload import MB, UploadOutcome, load_uploads, safe_name
 from opslens.ingest import ingest_files
+from opslens.queries import dataset, snapshot_dates
 from opslens.store import StoreError
-from queries import dataset, snapshot_dates
 
 SAMPLE = ROOT / "data" / "sample"
 LAST, BEFORE = dt.date(2026, 11, 20), dt.date(2026, 11, 19)

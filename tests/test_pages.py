@@ -49,7 +49,7 @@ from streamlit.testing.v1 import AppTest
 from opslens.app import fmt
 from opslens.charts import stage_label
 from opslens.contract import OPEN_STAGES
-from queries import RULES, dataset, snapshot_dates
+from opslens.queries import RULES, dataset, snapshot_dates
 
 LATEST = dt.date(2026, 11, 20)
 OLDER = dt.date(2026, 10, 20)

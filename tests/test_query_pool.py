@@ -16,8 +16,8 @@ import pytest
 from handmade import make_store
 
 from opslens.ingest import ingest_files
-from queries import dataset, snapshot_dates
-from queries.db import _POOL
+from opslens.queries import dataset, snapshot_dates
+from opslens.queries.db import _POOL
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from opslens.app.registry import PAGES, PAGES_DIR
+from opslens.queries import RULES
+from opslens.queries.db import connection, macros_sql
 from opslens.store import migrate
-from queries import RULES
-from queries.db import connection, macros_sql
 
 
 @pytest.fixture

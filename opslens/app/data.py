@@ -14,8 +14,8 @@ import polars as pl
 import streamlit as st
 
 from opslens import config
-from queries import Filters, fetch, filter_options, snapshot_dates
-from queries.db import identity
+from opslens.queries import Filters, fetch, filter_options, snapshot_dates
+from opslens.queries.db import identity
 
 
 def store_path() -> Path:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from opslens.app import frame
 from opslens.app.registry import PAGES, PageInfo
-from queries.db import QueryTimeout
+from opslens.queries.db import QueryTimeout
 
 
 def run() -> None:

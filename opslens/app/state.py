@@ -12,7 +12,7 @@ import datetime as dt
 import streamlit as st
 
 from opslens.app.registry import FILTERS, RANGE_FILTERS
-from queries import Filters
+from opslens.queries import Filters
 
 # Query-parameter names (also the widget keys, from the registry): short and readable in a shared link.
 AS_OF, MARKETS, PRODUCTS, SEGMENTS = (f.key for f in FILTERS)

@@ -17,7 +17,7 @@ from opslens.app import data
 from opslens.app.state import describe
 from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, chart_bytes
 from opslens.export import MIME_TYPES, file_name, table_bytes
-from queries import RULES, Filters
+from opslens.queries import RULES, Filters
 
 TABLE_DOWNLOADS = ("csv", "xlsx", "parquet")
 
