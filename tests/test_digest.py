@@ -26,7 +26,7 @@ from opslens.app import fmt
 from opslens.charts import stage_label
 from opslens.cli import main
 from opslens.digest import state
-from queries import dataset
+from opslens.queries import dataset
 
 
 # ---------------------------------------------------------------------------------------- helpers

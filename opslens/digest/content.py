@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from queries import Filters, fetch, filter_options, snapshot_dates
-from queries.db import Database
+from opslens.queries import Filters, fetch, filter_options, snapshot_dates
+from opslens.queries.db import Database
 
 
 class DigestError(ValueError):

@@ -50,7 +50,7 @@ from opslens.digest.layout import (
     plain,
     section,
 )
-from queries import RULES
+from opslens.queries import RULES
 
 
 def _rule_label(rule: object) -> str:
