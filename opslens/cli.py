@@ -11,11 +11,12 @@ import argparse
 import datetime as dt
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
-from opslens import config, writer
+from opslens import access, audit, config, writer
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
 from opslens.queries import DATASETS, RULES, Filters, fetch
@@ -24,7 +25,7 @@ from opslens.serve import serve
 from opslens.store import StoreError
 from opslens.writer import DEFAULT_WAIT_SECONDS
 
-EXIT_OK, EXIT_ERROR, EXIT_REJECTED = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_NO_ACCESS = 0, 1, 2, 3
 EXIT_PARTIAL = 4  # digest: some recipients' digests failed, the others went out
 
 
@@ -84,10 +85,30 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RULE",
         help="drill-down: only these rules (orders, exceptions)",
     )
-    export.add_argument("--format", choices=TABLE_FORMATS, default="csv")
     export.add_argument(
-        "--output", type=Path, help="file to write (default: stdout for csv/json, a named file for parquet/xlsx)"
+        "--as",
+        dest="as_user",
+        metavar="EMAIL",
+        help="compute exactly what this user sees in the app (the [access] grants of opslens.toml); exit 3: no access",
     )
+    export.add_argument(
+        "--group",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="G",
+        help="with --as: a group the user belongs to in the ID token (repeatable)",
+    )
+    _output_options(export)
+
+    audit_log = commands.add_parser(
+        "audit",
+        help="export the audit log (sign-ins, downloads, loads) as CSV, JSON, Parquet or XLSX",
+        description="The append-only log beside the store (<store>.audit.jsonl), newest first.",
+        epilog="Example: opslens audit --format xlsx --output audit.xlsx",
+    )
+    audit_log.add_argument("--db", help=db_help)
+    _output_options(audit_log)
 
     demo = commands.add_parser(
         "demo",
@@ -164,6 +185,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--format", choices=TABLE_FORMATS, default="csv")
+    command.add_argument(
+        "--output", type=Path, help="file to write (default: stdout for csv/json, a named file for parquet/xlsx)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -174,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "ingest": _ingest,
         "export": _export,
+        "audit": _audit,
         "demo": _demo,
         "migrate": _migrate,
         "backup": _backup,
@@ -209,19 +238,50 @@ def _export(args: argparse.Namespace) -> int:
         stages=tuple(args.stage) or None,
         rules=tuple(args.rule) or None,
     )
+    if args.group and not args.as_user:
+        raise ValueError("--group describes the user of --as; give --as EMAIL too")
+    if args.as_user:
+        user = access.resolve(args.as_user, args.group)
+        if user is None:
+            groups = f" (groups: {', '.join(args.group)})" if args.group else " (no groups)"
+            print(
+                f"opslens export: {args.as_user}{groups} has no access: no [access] grant in "
+                f"{config.config_path()} names this e-mail or one of these groups",
+                file=sys.stderr,
+            )
+            return EXIT_NO_ACCESS
+        filters = replace(filters, scope=user.scope_for(args.dataset))
+        outside = [m for m in filters.markets or () if filters.scope is not None and m not in filters.scope]
+        if outside:
+            print(f"opslens export: market(s) {', '.join(outside)} not available to {user.email}", file=sys.stderr)
     frame = fetch(args.dataset, config.db_path(args.db), filters)
     meta = {"dataset": args.dataset, **filters.described()}
-    data = table_bytes(frame, args.format, meta)
-    output = args.output
-    if output is None and args.format in ("parquet", "xlsx"):
-        output = Path(file_name(args.dataset, meta, args.format))
+    if args.as_user:
+        meta["as_user"] = user.email
+    _write(frame, args.dataset, meta, args.format, args.output)
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    store = config.db_path(args.db)
+    log = audit.read(store)
+    if log.skipped_lines:
+        print(f"opslens audit: skipped {log.skipped_lines} unreadable line(s) (a writer was killed)", file=sys.stderr)
+    _write(log.events, "audit", {"dataset": "audit", "log": str(audit.log_path(store))}, args.format, args.output)
+    return EXIT_OK
+
+
+def _write(frame, name: str, meta: dict[str, str], fmt: str, output: Path | None) -> None:
+    """The frame in `fmt` to `output`, or stdout (csv, json), or a file named by `meta` (parquet, xlsx)."""
+    data = table_bytes(frame, fmt, meta)
+    if output is None and fmt in ("parquet", "xlsx"):
+        output = Path(file_name(name, meta, fmt))
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
         output.write_bytes(data)
-        print(f"wrote {frame.height} row(s) of {args.dataset} to {output}", file=sys.stderr)
-    return EXIT_OK
+        print(f"wrote {frame.height} row(s) of {name} to {output}", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> int:

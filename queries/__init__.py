@@ -36,6 +36,22 @@ class Filters:
     end: dt.date | None = None
     stages: tuple[str, ...] | None = None  # drill-down: orders and exceptions in these stages
     rules: tuple[str, ...] | None = None  # drill-down: orders and exceptions breaking these rules
+    # The markets the user may see (SPEC §4; None: all). Not a filter the user picks: set by the
+    # app and `opslens export --as` from the user's grants, and applied by `market_filter`.
+    scope: tuple[str, ...] | None = None
+
+    def market_filter(self) -> tuple[str, ...] | None:
+        """The markets a query reads: the market filter within the scope. None: all; (): none at all.
+
+        The one place where the scope meets the filters: every dataset's `$markets` is this, so a
+        dataset never sees a market outside the user's scope, whatever filter or link named it.
+        """
+        markets = self.markets or None  # an empty filter means all, as everywhere
+        if self.scope is None:
+            return markets
+        if markets is None:
+            return self.scope
+        return tuple(market for market in markets if market in self.scope)
 
     def with_drill(
         self,
@@ -52,8 +68,16 @@ class Filters:
         return replace(self, start=start, end=end)
 
     def described(self) -> dict[str, str]:
-        """The filters that are set, as text, for export captions and file metadata."""
-        return {k: (", ".join(v) if isinstance(v, tuple) else str(v)) for k, v in asdict(self).items() if v}
+        """The filters that are set, as text, for export captions and file metadata.
+
+        Under a scope, `markets` names the markets the data covers (the filter within the scope).
+        """
+        values = {**asdict(self), "markets": self.market_filter()}
+        values.pop("scope")
+        described = {k: (", ".join(v) if isinstance(v, tuple) else str(v)) for k, v in values.items() if v}
+        if values["markets"] == ():
+            described["markets"] = "none available"
+        return described
 
 
 def dataset(
@@ -69,10 +93,22 @@ def dataset(
     stages: Sequence[str] | None = None,
     rules: Sequence[str] | None = None,
     thresholds: dict[str, int] | None = None,
+    scope: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """The named dataset as of a snapshot (default: the store's latest) under the given filters."""
+    """The named dataset as of a snapshot (default: the store's latest) under the given filters.
+
+    `scope` limits it to the markets a user may see (SPEC §4), as the app does for a signed-in user.
+    """
     filters = Filters(
-        as_of, _tuple(markets), _tuple(products), _tuple(segments), start, end, _tuple(stages), _tuple(rules)
+        as_of,
+        _tuple(markets),
+        _tuple(products),
+        _tuple(segments),
+        start,
+        end,
+        _tuple(stages),
+        _tuple(rules),
+        None if scope is None else tuple(scope),
     )
     return fetch(name, _resolve(db), filters, thresholds)
 
@@ -86,7 +122,8 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
         as_of = filters.as_of or latest_snapshot(con)
         params = {
             "as_of": as_of,
-            "markets": _list(filters.markets),
+            "markets": _markets(filters.market_filter()),
+            "scope": _markets(filters.scope),
             "products": _list(filters.products),
             "segments": _list(filters.segments),
             "start_date": filters.start,
@@ -110,14 +147,17 @@ def snapshot_dates(db: Database | None = None) -> list[dt.date]:
         return [row[0] for row in con.sql("select distinct snapshot_date from market_days order by 1 desc").fetchall()]
 
 
-def filter_options(db: Database | None = None) -> dict[str, list[str]]:
-    """Distinct markets, products and segments in the store, for the filter widgets."""
+def filter_options(db: Database | None = None, scope: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Distinct markets, products and segments in the store (within `scope`), for the filter widgets."""
+    params = {"scope": None if scope is None else list(scope)}
     with connection(_resolve(db)) as con:
         return {
             column + "s": [
                 row[0]
                 for row in con.sql(
-                    f"select distinct {column} from stage_days where {column} is not null order by 1"
+                    f"select distinct {column} from stage_days where {column} is not null"
+                    " and ($scope is null or list_contains($scope, market)) order by 1",
+                    params=params,
                 ).fetchall()
             ]
             for column in ("market", "product", "segment")
@@ -138,3 +178,8 @@ def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
 
 def _list(values: tuple[str, ...] | None) -> list[str] | None:
     return list(values) if values else None
+
+
+def _markets(values: tuple[str, ...] | None) -> list[str] | None:
+    """Markets as bound: None reads every market, an empty list none (a filter outside the scope)."""
+    return None if values is None else list(values)
