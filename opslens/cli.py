@@ -86,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
         help="drill-down: only these rules (orders, exceptions)",
     )
     export.add_argument(
+        "--compare-to",
+        type=_date,
+        metavar="DATE",
+        help="what changed (exception_changes, changes, backlog_changes, moved_backwards, compared_markets):"
+        " the earlier snapshot date to compare with (default: the latest snapshot a week or more before --as-of,"
+        " else the earliest); must be a snapshot date before --as-of",
+    )
+    export.add_argument(
         "--as",
         dest="as_user",
         metavar="EMAIL",
@@ -238,6 +246,7 @@ def _export(args: argparse.Namespace) -> int:
         stages=tuple(args.stage) or None,
         rules=tuple(args.rule) or None,
     )
+    filters = replace(filters, compare_to=args.compare_to)
     if args.group and not args.as_user:
         raise ValueError("--group describes the user of --as; give --as EMAIL too")
     if args.as_user:

@@ -17,11 +17,24 @@ import polars as pl
 from opslens import config
 from opslens.contract import OPEN_STAGES
 
-from .catalog import DATASETS, RULES, DatasetInfo, RuleInfo
+from .catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
+from .compare import ComparisonDateError, comparison_date
 from .db import Database, connection, run, sql_text
 from .headline import headline
 
-__all__ = ["DATASETS", "RULES", "DatasetInfo", "Filters", "RuleInfo", "dataset", "filter_options", "snapshot_dates"]
+__all__ = [
+    "COMPARISONS",
+    "DATASETS",
+    "RULES",
+    "ComparisonDateError",
+    "DatasetInfo",
+    "Filters",
+    "RuleInfo",
+    "comparison_date",
+    "dataset",
+    "filter_options",
+    "snapshot_dates",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,7 @@ class Filters:
     end: dt.date | None = None
     stages: tuple[str, ...] | None = None  # drill-down: orders and exceptions in these stages
     rules: tuple[str, ...] | None = None  # drill-down: orders and exceptions breaking these rules
+    compare_to: dt.date | None = None  # SPEC §5: the comparison date C of the *_changes datasets
     # The markets the user may see (SPEC §4; None: all). Not a filter the user picks: set by the
     # app and `opslens export --as` from the user's grants, and applied by `market_filter`.
     scope: tuple[str, ...] | None = None
@@ -94,10 +108,13 @@ def dataset(
     rules: Sequence[str] | None = None,
     thresholds: dict[str, int] | None = None,
     scope: Sequence[str] | None = None,
+    compare_to: dt.date | None = None,
 ) -> pl.DataFrame:
     """The named dataset as of a snapshot (default: the store's latest) under the given filters.
 
     `scope` limits it to the markets a user may see (SPEC §4), as the app does for a signed-in user.
+    `compare_to` is the comparison date of the datasets about what changed (queries.COMPARISONS);
+    see `comparison_date` for its default and which dates are accepted.
     """
     filters = Filters(
         as_of,
@@ -108,8 +125,8 @@ def dataset(
         end,
         _tuple(stages),
         _tuple(rules),
-        None if scope is None else tuple(scope),
     )
+    filters = replace(filters, compare_to=compare_to, scope=None if scope is None else tuple(scope))  # by name
     return fetch(name, _resolve(db), filters, thresholds)
 
 
@@ -132,6 +149,8 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
             "rules": _list(filters.rules),
             "stall_limits": [limits[stage] for stage in OPEN_STAGES],
         }
+        if name in COMPARISONS:
+            params["compare_to"] = comparison_date(con, as_of, filters.compare_to)
         frame = headline(con, params) if name == "headline" else run(con, sql_text(name), params, name)
     return frame.drop([c for c in frame.columns if c in DATASETS[name].internal_columns])
 

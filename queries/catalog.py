@@ -146,6 +146,44 @@ _DATASETS = [
         "every ingest: when, files, rows loaded, outcome and the reason for a rejection",
     ),
 ]
+# What changed between the comparison date C and S (SPEC §5): these datasets take `compare_to`.
+_COMPARISONS = [
+    DatasetInfo(
+        "exception_changes",
+        "one row per order and rule in exceptions at S or at C",
+        "each exception as new (at S only), resolved (at C only) or persisting, with the order's stage at each"
+        " date, its market then and now, MRR and whether its market reported on both dates",
+        ("change_index", "rule_index"),
+    ),
+    DatasetInfo(
+        "changes",
+        "one row per market and rule, then ALL per rule",
+        "new, resolved and persisting exceptions since the comparison date and the net change; ALL sums the"
+        " markets that reported on both dates",
+        ("is_total", "rule_index"),
+    ),
+    DatasetInfo(
+        "backlog_changes",
+        "one row per market and open stage, then ALL per stage",
+        "open orders and MRR at the comparison date and at the snapshot, and the change; ALL sums the markets"
+        " that reported on both dates",
+        ("is_total", "stage_index"),
+    ),
+    DatasetInfo(
+        "moved_backwards",
+        "one row per order whose stage went back",
+        "orders whose stage at the snapshot is earlier in the lifecycle than at the comparison date, with both"
+        " stages and the days between the dates",
+    ),
+    DatasetInfo(
+        "compared_markets",
+        "one row per market",
+        "each market's extract rows at the comparison date and at the snapshot, and whether it reported on"
+        " both; market filter only",
+    ),
+]
+_DATASETS += _COMPARISONS
+COMPARISONS: tuple[str, ...] = tuple(d.name for d in _COMPARISONS)
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
 
 _RULES = [

@@ -167,3 +167,73 @@ unbilled as (
     from opslens_unbilled(as_of, markets, products, segments)
 )
 select * from backlog, exception_orders, install_to_invoice, unbilled;
+
+-- What changed between the comparison date C and S (SPEC §5) -----------------------------------------
+
+-- Which markets delivered an extract on C and on S: rows each date (0 = missing) and whether both came.
+-- Every market of the store, whatever the filters (a missing extract is about the feed, not the view).
+create or replace temp macro opslens_reporting(as_of, compare_to) as table
+    select
+        market,
+        coalesce(sum(rows) filter (where snapshot_date = compare_to), 0) as rows_then,
+        coalesce(sum(rows) filter (where snapshot_date = as_of), 0) as rows_now,
+        rows_then > 0 and rows_now > 0 as reported_both
+    from market_days
+    group by market;
+
+-- Exceptions at S against exceptions at C: one row per (order, rule) in either, under the same filters
+-- at each date (opslens_exceptions evaluated twice; no rule is restated here). change: new (at S only),
+-- resolved (at C only), persisting (both). The stages are those of the exception rows (null where the
+-- order has no such row). market is the order's market at S, else at C: an exception resolved because
+-- the order moved to another market, or left the filtered view, is reported where the order is now.
+create or replace temp macro opslens_exception_changes(as_of, compare_to, markets, products, segments, stall_limits) as table
+with now_rows as (
+    select order_id, rule, market, stage, mrr, rule_index
+    from opslens_exceptions(as_of, markets, products, segments, stall_limits)
+),
+then_rows as (
+    select order_id, rule, market, stage, mrr, rule_index
+    from opslens_exceptions(compare_to, markets, products, segments, stall_limits)
+),
+paired as (
+    select
+        coalesce(n.order_id, t.order_id) as order_id,
+        coalesce(n.rule, t.rule) as rule,
+        coalesce(n.rule_index, t.rule_index) as rule_index,
+        case when t.order_id is null then 'new' when n.order_id is null then 'resolved' else 'persisting' end
+            as change,
+        t.stage as stage_then,
+        n.stage as stage_now,
+        t.market as exception_market_then,
+        n.market as exception_market_now,
+        coalesce(n.mrr, t.mrr) as mrr
+    from now_rows n
+    full join then_rows t on n.order_id = t.order_id and n.rule = t.rule
+),
+-- The order's own row on the other date, whatever the filters: where it is now (or was then).
+rows_now as (
+    select order_id, market from snapshots
+    where snapshot_date = as_of and order_id in (select order_id from paired where change = 'resolved')
+),
+rows_then as (
+    select order_id, market from snapshots
+    where snapshot_date = compare_to and order_id in (select order_id from paired where change = 'new')
+),
+located as (
+    select
+        p.*,
+        coalesce(p.exception_market_now, rn.market) as market_now,
+        coalesce(p.exception_market_then, rt.market) as market_then
+    from paired p
+    left join rows_now rn on p.change = 'resolved' and rn.order_id = p.order_id
+    left join rows_then rt on p.change = 'new' and rt.order_id = p.order_id
+)
+select
+    l.order_id,
+    coalesce(l.market_now, l.market_then) as market,
+    l.rule, l.change, l.stage_then, l.stage_now, l.market_then, l.market_now, l.mrr,
+    coalesce(r.reported_both, false) as reported_both,
+    l.rule_index,
+    case l.change when 'new' then 1 when 'resolved' then 2 else 3 end as change_index
+from located l
+left join opslens_reporting(as_of, compare_to) r on r.market = coalesce(l.market_now, l.market_then);
