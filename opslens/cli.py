@@ -365,11 +365,13 @@ def _digest(args: argparse.Namespace) -> int:
         send=args.send,
         skip_unchanged=args.skip_unchanged,
     )
-    outcomes = run.run(plan, digest_settings, smtp, run.all_markets, on_warning=lambda m: _tell(f"warning: {m}"))
+    outcomes = run.run(plan, digest_settings, smtp, run.granted_markets, on_warning=lambda m: _tell(f"warning: {m}"))
     print(run.summary(outcomes))
     for outcome in outcomes:
         if outcome.status == run.FAILED:
             print(f"opslens digest: {outcome.email}: {outcome.detail}", file=sys.stderr)
+    if args.as_user and outcomes[0].status == run.NO_ACCESS:
+        return EXIT_NO_ACCESS  # as `opslens export --as` for a user without access
     return EXIT_PARTIAL if any(o.status == run.FAILED for o in outcomes) else EXIT_OK
 
 

@@ -9,7 +9,7 @@ data-health notices are composed here, as sentences, from the freshness and snap
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -29,6 +29,7 @@ class Digest:
     markets: tuple[str, ...] | None  # the scope; None = every market
     as_of: dt.date
     previous_as_of: dt.date | None  # the headline's comparison (the previous snapshot)
+    compare_to: dt.date | None  # C of the exception changes (SPEC §5); None: no earlier snapshot
     frames: dict[str, pl.DataFrame]
     store_markets: tuple[str, ...]  # the markets of the scope the store has data for
     warnings: list[str] = field(default_factory=list)
@@ -49,8 +50,19 @@ class Digest:
         return ", ".join(names)
 
 
-# The datasets a digest shows, in the order the PDF shows them.
-DATASET_NAMES = ("headline", "backlog", "market_attention", "readiness", "install_to_invoice", "freshness")
+# The datasets a digest shows, in the order the PDF shows them; the comparison ones (SPEC §5) are
+# evaluated at the default comparison date C.
+DATASET_NAMES = (
+    "headline",
+    "backlog",
+    "market_attention",
+    "changes",
+    "exception_changes",
+    "compared_markets",
+    "readiness",
+    "install_to_invoice",
+    "freshness",
+)
 
 
 def resolve_as_of(db: Database, as_of: dt.date | None) -> dt.date:
@@ -70,14 +82,16 @@ def resolve_as_of(db: Database, as_of: dt.date | None) -> dt.date:
 def build(db: Database, recipient: str | None, markets: tuple[str, ...] | None, as_of: dt.date) -> Digest:
     """Fetch every dataset of the digest for the markets (None: all) as of a snapshot (see resolve_as_of)."""
     markets = tuple(sorted(set(markets))) if markets is not None else None
-    filters = Filters(as_of=as_of, markets=markets)
+    filters = Filters(as_of=as_of, scope=markets)  # the recipient's markets, applied in the query door
     frames = {name: fetch(name, db, filters) for name in DATASET_NAMES}
     previous = frames["headline"]["previous_as_of"][0]
-    known = filter_options(db)["markets"]
-    store_markets = tuple(m for m in known if markets is None or m in markets)
-    window = Filters(as_of=as_of, markets=markets, start=previous or as_of, end=as_of)
+    compared = frames["compared_markets"]
+    compare_to = compared["compare_to"][0] if compared.height else None
+    store_markets = tuple(filter_options(db, scope=markets)["markets"])
+    since = min(d for d in (compare_to, previous, as_of) if d is not None)
+    window = replace(filters, start=since, end=as_of)
     frames["missing_extracts"] = fetch("snapshot_rows", db, window).filter(pl.col("rows") == 0)
-    digest = Digest(recipient, markets, as_of, previous, frames, store_markets)
+    digest = Digest(recipient, markets, as_of, previous, compare_to, frames, store_markets)
     digest.warnings.extend(health_warnings(digest))
     return digest
 
@@ -102,8 +116,14 @@ def health_warnings(digest: Digest) -> list[str]:
     reporting = [m for m in digest.store_markets if m not in set(late["market"])]
     if digest.previous_as_of and sorted(compared) != sorted(reporting):
         notes.append(
-            f"The changes since {digest.previous_as_of} cover only the markets that reported on both dates"
+            f"The tiles' changes since {digest.previous_as_of} cover only the markets that reported on both dates"
             f" ({', '.join(compared) or 'none'})."
+        )
+    unmatched = digest.frames["compared_markets"].filter(~pl.col("reported_both"))
+    if unmatched.height:
+        notes.append(
+            f"New and resolved exceptions since {digest.compare_to}: {', '.join(unmatched['market'])} did not"
+            " report on both dates, so the totals leave them out."
         )
     return notes
 

@@ -86,6 +86,7 @@ def _story(digest: Digest, link: str | None) -> list[Flowable]:
     story: list[Flowable] = [*_title(digest, link), _tiles(digest), Spacer(1, 4 * mm), *_health(digest)]
     story += _backlog(digest)
     story += _attention(digest)
+    story += _changes(digest)
     story += _readiness(digest)
     story += _install_to_invoice(digest)
     return story
@@ -226,6 +227,70 @@ def _attention(digest: Digest) -> list[Flowable]:
         columns,
         "markets with orders",
     )
+
+
+LISTED_CHANGES = 10  # new and resolved exceptions listed (largest MRR first); the app lists them all
+
+
+def _changes(digest: Digest) -> list[Flowable]:
+    """New, resolved and persisting exceptions since C (SPEC §5): per rule, then the largest of each."""
+    title = "New and resolved exceptions"
+    if digest.compare_to is None:
+        caption = "The store has no snapshot before this one: there is nothing to compare with yet."
+        return [KeepTogether([Paragraph(title, STYLES["h2"]), Paragraph(caption, STYLES["caption"])])]
+    title += f" since {long_day(digest.compare_to)}"
+    caption = (
+        f"Exceptions at {digest.as_of} compared with {digest.compare_to}, {(digest.as_of - digest.compare_to).days}"
+        " days earlier: new ones are there only now, resolved ones only then, persisting ones on both dates."
+        " The totals cover the markets that reported on both dates."
+    )
+    by_rule = digest.frames["changes"].filter(pl.col("market") == "ALL")
+    rule_columns = [
+        Column("Exception", "rule", _rule_label, 2.2, right=False),
+        Column("New", "new", fmt.count),
+        Column("Resolved", "resolved", fmt.count),
+        Column("Persisting", "persisting", fmt.count),
+        Column("Net change", "net_change", _signed),
+    ]
+    rules = data_table(by_rule, rule_columns, WIDTH * 0.55)
+    changed = digest.frames["exception_changes"]
+    half = (WIDTH - 6 * mm) / 2
+    lists = Table(
+        [[_largest(changed, "new", "stage_now", half), "", _largest(changed, "resolved", "stage_then", half)]],
+        colWidths=[half, 6 * mm, half],
+    )
+    lists.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    return [
+        KeepTogether([Paragraph(escape(title), STYLES["h2"]), Paragraph(escape(caption), STYLES["caption"]), rules]),
+        Spacer(1, 3 * mm),
+        KeepTogether([lists]),
+    ]
+
+
+def _largest(changed: pl.DataFrame, change: str, stage: str, width: float) -> list[Flowable]:
+    """The exceptions of one kind with the most MRR at stake, and how many there are in all."""
+    rows = changed.filter(pl.col("change") == change)
+    shown = rows.sort(["mrr", "order_id"], descending=[True, False], nulls_last=True).head(LISTED_CHANGES)
+    kind = {"new": "New", "resolved": "Resolved"}[change]
+    if rows.is_empty():
+        return [Paragraph(f"<b>{kind}:</b> none.", STYLES["cell"])]
+    head = f"<b>{kind}</b>: the {shown.height} with the most MRR of {rows.height} ({change} order and rule pairs)"
+    columns = [
+        Column("Order", "order_id", plain, 1.3, right=False),
+        Column("Market", "market", plain, 1.0, right=False),
+        Column("Exception", "rule", _rule_label, 1.9, right=False),
+        Column("Stage now" if stage == "stage_now" else "Stage then", stage, _stage, 1.5, right=False),
+        Column("MRR ($/mo)", "mrr", dollars, 0.9),
+    ]
+    return [Paragraph(head, STYLES["cell"]), Spacer(1, 1.5 * mm), data_table(shown, columns, width)]
+
+
+def _stage(stage: object) -> str:
+    return fmt.NONE if stage is None else charts.stage_label(str(stage))
+
+
+def _signed(value: object) -> str:
+    return fmt.NONE if value is None else f"{value:+,}"
 
 
 def _readiness(digest: Digest) -> list[Flowable]:

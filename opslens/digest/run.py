@@ -10,14 +10,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
+from opslens import access, audit, config
 from opslens.digest import content, layout, mail, pdf, state
 from opslens.digest.settings import DigestSettings, Recipient, SmtpSettings
 
 log = logging.getLogger("opslens.digest")
 
-SENT, WRITTEN, SKIPPED, FAILED = "sent", "written", "skipped", "failed"
+SENT, WRITTEN, SKIPPED, NO_ACCESS, FAILED = "sent", "written", "skipped", "no access", "failed"
 
 
 class NoAccess(LookupError):
@@ -28,9 +30,17 @@ class NoAccess(LookupError):
 ScopeResolver = Callable[[Recipient], tuple[str, ...] | None]
 
 
-def all_markets(_recipient: Recipient) -> None:
-    """Without [access] (a single-user install, SPEC §4) every recipient sees every market."""
-    return None
+def granted_markets(recipient: Recipient) -> tuple[str, ...] | None:
+    """The recipient's markets from the [access] grants (opslens.access, as the app resolves a signed-in
+    user); without an [access] section (the local single-user tool, SPEC §4) every market."""
+    grants = access.settings()
+    if grants is None:
+        return None
+    user = grants.resolve(recipient.email, recipient.groups)
+    if user is None:
+        groups = f" or the groups {', '.join(recipient.groups)}" if recipient.groups else ""
+        raise NoAccess(f"no [access] grant in {config.config_path()} names this e-mail{groups}")
+    return user.markets
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class Outcome:
     """What happened to one recipient's digest, in words for the summary."""
 
     email: str
-    status: str  # sent | written | skipped | failed
+    status: str  # sent | written | skipped | no access | failed
     detail: str
     markets: str = ""
     as_of: dt.date | None = None
@@ -76,8 +86,8 @@ def run(
             try:
                 markets = scope_of(recipient)
             except NoAccess as refusal:
-                on_warning(f"{recipient.email}: {refusal}; no digest for them")
-                outcomes.append(Outcome(recipient.email, SKIPPED, f"no access: {refusal}"))
+                on_warning(f"{recipient.email} has no access: {refusal}; no digest for them")
+                outcomes.append(Outcome(recipient.email, NO_ACCESS, str(refusal)))
                 continue
             last = sent_before.get(recipient.email.lower())
             if last is not None and as_of <= last:
@@ -108,12 +118,40 @@ def _one(
         if not plan.send:
             return Outcome(email, WRITTEN, f"wrote {written}", scope, digest.as_of, written)
         assert smtp is not None
-        mail.send(mail.compose(digest, document, settings), smtp, password)
-        state.record_sent(plan.store, email, digest.as_of)
-        return Outcome(email, SENT, f"sent ({len(document) / 1024:,.0f} KB PDF)", scope, digest.as_of, written)
+        message = mail.compose(digest, document, settings)
     except Exception as error:  # one recipient's failure must not stop the others; the message says why
-        detail = str(error) if isinstance(error, mail.DeliveryError | content.DigestError) else _unexpected(error)
+        detail = str(error) if isinstance(error, content.DigestError) else _unexpected(error)
         return Outcome(email, FAILED, detail)
+    return _deliver(plan.store, message, len(document), smtp, password, digest)
+
+
+def _deliver(
+    store: Path, message: EmailMessage, pdf_bytes: int, smtp: SmtpSettings, password: str | None, digest: content.Digest
+) -> Outcome:
+    """Send one message and record the attempt in the audit log (and, when it went out, in the state)."""
+    email, scope = digest.recipient or "", digest.scope_text()
+    try:
+        mail.send(message, smtp, password)
+    except Exception as error:
+        detail = str(error) if isinstance(error, mail.DeliveryError) else _unexpected(error)
+        outcome = Outcome(email, FAILED, detail, scope, digest.as_of)
+    else:
+        state.record_sent(store, email, digest.as_of)
+        outcome = Outcome(email, SENT, f"sent ({pdf_bytes / 1024:,.0f} KB PDF)", scope, digest.as_of)
+    try:
+        audit.record(
+            store,
+            email,
+            "digest",
+            format="pdf",
+            filters={"as_of": digest.as_of.isoformat(), "markets": scope},
+            files=[mail.attachment_name(digest)],
+            outcome=outcome.status,
+            detail=outcome.detail if outcome.status == FAILED else f"via {smtp.host}:{smtp.port}",
+        )
+    except OSError as error:  # delivered but not on record: a failure to fix, yet never sent twice
+        return Outcome(email, FAILED, f"{outcome.detail}, but the audit log could not be written: {error}", scope)
+    return outcome
 
 
 def _unexpected(error: Exception) -> str:
@@ -127,8 +165,9 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     lines = []
     for o in outcomes:
         scope = f" [{o.markets}]" if o.markets else ""
-        lines.append(f"  {o.status:<8} {o.email:<{width}}{scope}: {o.detail}")
-    counts = {status: sum(o.status == status for o in outcomes) for status in (SENT, WRITTEN, SKIPPED, FAILED)}
+        lines.append(f"  {o.status:<9} {o.email:<{width}}{scope}: {o.detail}")
+    statuses = (SENT, WRITTEN, SKIPPED, NO_ACCESS, FAILED)
+    counts = {status: sum(o.status == status for o in outcomes) for status in statuses}
     total = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "nothing to do"
     as_of = sorted({o.as_of for o in outcomes if o.as_of})
     dates = f" as of {', '.join(map(str, as_of))}" if as_of else ""
