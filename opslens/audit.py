@@ -52,7 +52,7 @@ def record(store: str | os.PathLike[str], user: str, event: str, **details: obje
     entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), "user": user, "event": event}
     entry.update({key: value for key, value in details.items() if value is not None})
     line = (json.dumps(entry, ensure_ascii=False, default=str, sort_keys=False) + "\n").encode("utf-8")
-    fd = os.open(log_path(store), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(log_path(store), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)  # read: the last byte
     try:
         with _locked(fd):
             if _ends_mid_line(fd):  # a writer was killed mid-line: never glue this line onto its fragment
