@@ -16,17 +16,19 @@ import re
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pypdf
 import pytest
 from conftest import DEMO_END
 from handmade import make_store
 from smtp_support import HOST, PASSWORD, USER, free_port, smtp_server
 
+from opslens import audit
 from opslens.app import fmt
 from opslens.charts import stage_label
 from opslens.cli import main
 from opslens.digest import state
-from opslens.queries import dataset
+from opslens.queries import RULES, dataset
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -134,27 +136,41 @@ def test_the_pdf_shows_each_datasets_numbers_with_the_date_and_scope_on_every_pa
         ), market
 
 
-# Two markets, two snapshots (T0 = 2026-03-01, S = 2026-03-02); default stall limits.
-#   NORTH N1 intake at T0, awaiting_network at S (run starts at S: age 0)          mrr 40
-#         N2 intake, new at S                                                      mrr 60
-#         N3 scheduled, entered 2026-01-01 (age 59 at T0, 60 at S > 21: stalled),
-#            appointment 03-10, network not ready (scheduled_before_ready)         mrr 25
-#   SOUTH S1 scheduled, appointment 03-05, network ready 02-25 (no exception)      mrr 50
-#         S2 intake, new at S                                                      mrr 70
+# Two markets, two snapshots (T0 = 2026-03-01, S = 2026-03-02); default stall limits. The comparison
+# date C of the exception changes is the earliest snapshot, T0 (none is a week before S).
+#   NORTH N1 intake at T0, awaiting_network at S (run starts at S: age 0)                       mrr 40
+#         N2 intake, new at S                                                                   mrr 60
+#         N3 scheduled, entered 2026-01-01 (age 59 at T0, 60 at S > 21: stalled), appointment
+#            03-10, network not ready (scheduled_before_ready): both rules at T0 and at S       mrr 25
+#         N4 intake with fallout X at T0 (fallout), awaiting_network without it at S: resolved  mrr 10
+#         N5 awaiting_appointment, new at S, one missed appointment (missed_appointment): new    mrr 15
+#   SOUTH S1 scheduled, appointment 03-05, network ready 02-25 (no exception)                   mrr 50
+#         S2 intake, new at S                                                                   mrr 70
 #         S3 activated at T0 (installed 02-20, activated 02-21), invoiced 03-01 at S
-#            (install to invoice 03-01 - 02-20 = 9 days)                            mrr 30
+#            (install to invoice 03-01 - 02-20 = 9 days)                                         mrr 30
 SCOPED = """
-snapshot_date | order_id | market | stage            | ordered_at | appointment_at | network_ready_at | installed_at | activated_at | invoiced_at | stage_entered_at | mrr
-2026-03-01    | N1       | NORTH  | intake           | 2026-02-28 |                |                  |              |              |             |                  | 40
-2026-03-01    | N3       | NORTH  | scheduled        | 2025-12-20 | 2026-03-10     |                  |              |              |             | 2026-01-01       | 25
-2026-03-01    | S1       | SOUTH  | scheduled        | 2026-02-20 | 2026-03-05     | 2026-02-25       |              |              |             |                  | 50
-2026-03-01    | S3       | SOUTH  | activated        | 2026-02-01 |                | 2026-02-10       | 2026-02-20   | 2026-02-21   |             |                  | 30
-2026-03-02    | N1       | NORTH  | awaiting_network | 2026-02-28 |                |                  |              |              |             |                  | 40
-2026-03-02    | N2       | NORTH  | intake           | 2026-03-02 |                |                  |              |              |             |                  | 60
-2026-03-02    | N3       | NORTH  | scheduled        | 2025-12-20 | 2026-03-10     |                  |              |              |             | 2026-01-01       | 25
-2026-03-02    | S1       | SOUTH  | scheduled        | 2026-02-20 | 2026-03-05     | 2026-02-25       |              |              |             |                  | 50
-2026-03-02    | S2       | SOUTH  | intake           | 2026-03-01 |                |                  |              |              |             |                  | 70
-2026-03-02    | S3       | SOUTH  | invoiced         | 2026-02-01 |                | 2026-02-10       | 2026-02-20   | 2026-02-21   | 2026-03-01  |                  | 30
+snapshot_date | order_id | market | stage                | ordered_at | appointment_at | network_ready_at | installed_at | activated_at | invoiced_at | stage_entered_at | missed_appointments | fallout_code | mrr
+2026-03-01    | N1       | NORTH  | intake               | 2026-02-28 |                |                  |              |              |             |                  |                     |              | 40
+2026-03-01    | N3       | NORTH  | scheduled            | 2025-12-20 | 2026-03-10     |                  |              |              |             | 2026-01-01       |                     |              | 25
+2026-03-01    | N4       | NORTH  | intake               | 2026-02-27 |                |                  |              |              |             |                  |                     | X            | 10
+2026-03-01    | S1       | SOUTH  | scheduled            | 2026-02-20 | 2026-03-05     | 2026-02-25       |              |              |             |                  |                     |              | 50
+2026-03-01    | S3       | SOUTH  | activated            | 2026-02-01 |                | 2026-02-10       | 2026-02-20   | 2026-02-21   |             |                  |                     |              | 30
+2026-03-02    | N1       | NORTH  | awaiting_network     | 2026-02-28 |                |                  |              |              |             |                  |                     |              | 40
+2026-03-02    | N2       | NORTH  | intake               | 2026-03-02 |                |                  |              |              |             |                  |                     |              | 60
+2026-03-02    | N3       | NORTH  | scheduled            | 2025-12-20 | 2026-03-10     |                  |              |              |             | 2026-01-01       |                     |              | 25
+2026-03-02    | N4       | NORTH  | awaiting_network     | 2026-02-27 |                |                  |              |              |             |                  |                     |              | 10
+2026-03-02    | N5       | NORTH  | awaiting_appointment | 2026-02-25 |                | 2026-03-01       |              |              |             |                  | 1                   |              | 15
+2026-03-02    | S1       | SOUTH  | scheduled            | 2026-02-20 | 2026-03-05     | 2026-02-25       |              |              |             |                  |                     |              | 50
+2026-03-02    | S2       | SOUTH  | intake               | 2026-03-01 |                |                  |              |              |             |                  |                     |              | 70
+2026-03-02    | S3       | SOUTH  | invoiced             | 2026-02-01 |                | 2026-02-10       | 2026-02-20   | 2026-02-21   | 2026-03-01  |                  |                     |              | 30
+"""
+GRANTS = """
+[access.users."nora@example.com"]
+role = "viewer"
+markets = ["NORTH"]
+[access.groups."south-planners"]
+role = "analyst"
+markets = ["SOUTH"]
 """
 
 
@@ -163,40 +179,120 @@ def two_markets(tmp_path: Path) -> Path:
     return make_store(tmp_path / "scoped", SCOPED)
 
 
-def test_a_digest_of_one_market_shows_its_numbers_worked_out_by_hand_and_nothing_of_the_other(two_markets):
-    from opslens.digest import content, pdf
+def test_each_recipient_gets_only_their_markets_with_numbers_worked_out_by_hand(
+    two_markets, tmp_path, monkeypatch, capsys
+):
+    recipients = '["nora@example.com", {email = "sam@example.com", groups = ["south-planners"]}]'
+    with smtp_server() as server:
+        config = smtp_config(server.port, []).replace("recipients = []", f"recipients = {recipients}")
+        write_config(tmp_path, monkeypatch, config + GRANTS)
+        code, stdout, stderr = digest(capsys, "--db", str(two_markets), "--send")
+    assert code == 0, stderr
+    assert "2 recipient(s): 2 sent" in stdout
+    assert re.search(r"sent +nora@example\.com \[NORTH\]: sent", stdout)
+    assert re.search(r"sent +sam@example\.com +\[SOUTH\]: sent", stdout)
+    messages = {r.recipients[0]: r.message for r in server.received}
+    assert sorted(messages) == ["nora@example.com", "sam@example.com"] and len(server.received) == 2
 
-    north = content.build(two_markets, "nora@example.com", ("NORTH",), dt.date(2026, 3, 2))
-    pages = pdf_pages(pdf.render(north))
+    pages = pdf_pages(attachment(messages["nora@example.com"]))
     text = " ".join(pages)
-    assert "SOUTH" not in text
+    assert "SOUTH" not in text and "S1" not in text
     assert all("As of 2026-03-02 · Markets: NORTH" in page for page in pages)
-    # NORTH at S: N1, N2, N3 open (3, $125); at T0: N1, N3 (2, $65). Awaiting network 1 of 3 = 33.3%, 0 at T0.
-    # Orders with exceptions: N3 at both dates. No invoiced order in NORTH: P85 has no value; unbilled $0 both.
-    assert "Open orders 3 +1 since previous" in text
-    assert "MRR in backlog ($/mo) $125 +$60 since previous" in text
-    assert "Orders with exceptions 1 +0 (unchanged)" in text
-    assert "Awaiting network 33.3% +33.3 pts since previous" in text
+    # NORTH at S: N1..N5 open (5, $150); at T0: N1, N3, N4 (3, $75). Awaiting network N1, N4: 2 of 5 = 40.0%,
+    # none at T0. Orders with exceptions: N3, N5 at S; N3, N4 at T0. Nothing invoiced: P85 has no value.
+    assert "Open orders 5 +2 since previous" in text
+    assert "MRR in backlog ($/mo) $150 +$75 since previous" in text
+    assert "Orders with exceptions 2 +0 (unchanged)" in text
+    assert "Awaiting network 40.0% +40.0 pts since previous" in text
     assert "Install to invoice P85 – no change to show" in text
     assert "Unbilled MRR ($/mo) $0 +$0 (unchanged)" in text
-    # Backlog: intake N2 (age 0), awaiting_network N1 (age 0), scheduled N3 (60 days, stalled).
+    # Backlog: intake N2 (age 0); awaiting_network N1, N4 (both entered at S); awaiting_appointment N5;
+    # scheduled N3 (60 days, stalled).
     assert "Intake 1 $60 0.0 d 0" in text
-    assert "Awaiting network 1 $40 0.0 d 0" in text
+    assert "Awaiting network 2 $50 0.0 d 0" in text
+    assert "Awaiting appointment 1 $15 0.0 d 0" in text
     assert "Scheduled 1 $25 60.0 d 1" in text
     assert "Installed 0 $0 – 0" in text
-    # Attention: 3 orders judged, N3 with exceptions (1/3 = 33.3%, $25), top rule stalled (rule order) with 1.
-    assert "1 NORTH 3 1 33.3% $25 Stalled 1" in text
+    # Attention: 5 orders judged, N3 and N5 with exceptions (40.0%, $25 + $15); stalled, scheduled_before_ready
+    # and missed_appointment have one order each: the tie goes to the first in rule order, stalled.
+    assert "1 NORTH 5 2 40.0% $40 Stalled 1" in text
+    # Changes since T0: N3 stalled and booked-before-ready persist, N5's missed appointment is new, N4's
+    # fallout resolved.
+    assert "New and resolved exceptions since Sun 1 Mar 2026" in text
+    assert "Stalled 0 0 1 +0" in text
+    assert "Missed appointment 1 0 0 +1" in text
+    assert "Booked before network ready 0 0 1 +0" in text
+    assert "Order fallout 0 1 0 -1" in text
+    assert "N5 NORTH Missed appointment Awaiting appointment $15" in text
+    assert "N4 NORTH Order fallout Intake $10" in text
 
-    south = content.build(two_markets, "sam@example.com", ("SOUTH",), dt.date(2026, 3, 2))
-    text = " ".join(pdf_pages(pdf.render(south)))
-    assert "NORTH" not in text
+    text = " ".join(pdf_pages(attachment(messages["sam@example.com"])))
+    assert "NORTH" not in text and "N3" not in text
     # SOUTH at S: S1, S2 open (2, $120); at T0: S1, S3 (2, $80). S3 invoiced after 9 days; at T0 nothing
-    # was invoiced (no P85 then) and S3 was installed, not invoiced ($30 unbilled).
+    # was invoiced (no P85 then) and S3 was installed, not invoiced ($30 unbilled). No exception either day.
     assert "Open orders 2 +0 (unchanged)" in text
     assert "MRR in backlog ($/mo) $120 +$40 since previous" in text
     assert "Install to invoice P85 9.0 d no change to show" in text
     assert "Unbilled MRR ($/mo) $0 -$30 since previous" in text
     assert "All in scope 1 9.0 d 9.0 d 9.0 d 9.0 d 0 $0" in text
+    assert "New: none." in text and "Resolved: none." in text
+
+    # Each sending is in the audit log: who, what, when, the outcome.
+    events = audit.read(two_markets).events.filter(pl.col("event") == "digest")
+    assert sorted(events["user"]) == ["nora@example.com", "sam@example.com"]
+    assert set(events["outcome"]) == {"sent"} and set(events["format"]) == {"pdf"}
+    nora = events.filter(pl.col("user") == "nora@example.com").row(0, named=True)
+    assert nora["filters"] == "as_of=2026-03-02; markets=NORTH"
+    assert nora["files"] == "opslens-digest_2026-03-02_nora-example.com.pdf"
+
+
+def test_the_numbers_equal_the_datasets_for_the_recipients_scope(store, tmp_path, monkeypatch, capsys):
+    write_config(
+        tmp_path, monkeypatch, '[access.users."ann@example.com"]\nrole = "viewer"\nmarkets = ["WEST", "SOUTH"]\n'
+    )
+    out = tmp_path / "out"
+    code, _, stderr = digest(capsys, "--db", str(store), "--as", "ann@example.com", "--output", str(out))
+    assert code == 0, stderr
+    pages = pdf_pages((out / "opslens-digest_2026-11-20_ann-example.com.pdf").read_bytes())
+    assert all(f"As of {DEMO_END} · Markets: SOUTH, WEST" in page for page in pages)
+    text = " ".join(pages)
+    for other in ("NORTH", "EAST", "METRO", "COAST"):
+        assert other not in text
+    scope = ["SOUTH", "WEST"]
+    for row in dataset("headline", db=store, scope=scope).iter_rows(named=True):
+        value = fmt.FORMATTERS[row["unit"]](row["value"])
+        assert f"{row['label']} {value} {fmt.change(row['change'], row['unit'])}" in text, row["label"]
+    for row in dataset("backlog", db=store, scope=scope).iter_rows(named=True):
+        assert f"{stage_label(row['stage'])} {fmt.count(row['orders'])} {dollars(row['mrr'])} " in text
+    attention = dataset("market_attention", db=store, scope=scope)
+    assert attention["market"].to_list() != [] and set(attention["market"]) <= set(scope)
+    for row in attention.iter_rows(named=True):
+        assert f"{row['attention_rank']} {row['market']} {fmt.count(row['orders'])} " in text
+    for row in dataset("changes", db=store, scope=scope).filter(pl.col("market") == "ALL").iter_rows(named=True):
+        label = RULES[row["rule"]].label
+        assert f"{label} {row['new']} {row['resolved']} {row['persisting']} {row['net_change']:+}" in text, label
+    changed = dataset("exception_changes", db=store, scope=scope)
+    for change in ("new", "resolved"):
+        count = changed.filter(pl.col("change") == change).height
+        assert f"the {min(count, 10)} with the most MRR of {count} ({change} order and rule pairs)" in text
+    for row in dataset("install_to_invoice", db=store, scope=scope).iter_rows(named=True):
+        market = "All in scope" if row["market"] == "ALL" else row["market"]
+        assert f"{market} {fmt.count(row['invoiced_orders'])} {fmt.days(row['days_p50'])}" in text
+
+
+def test_a_recipient_without_a_grant_is_skipped_with_a_warning(two_markets, tmp_path, monkeypatch, capsys):
+    with smtp_server() as server:
+        config = smtp_config(server.port, ["nora@example.com", "stranger@example.com"])
+        write_config(tmp_path, monkeypatch, config + GRANTS)
+        code, stdout, stderr = digest(capsys, "--db", str(two_markets), "--send")
+        assert code == 0
+        assert [r.recipients for r in server.received] == [["nora@example.com"]]
+        assert "2 recipient(s): 1 sent, 1 no access" in stdout
+        assert "warning: stranger@example.com has no access: no [access] grant in" in stderr
+
+        code, stdout, stderr = digest(capsys, "--db", str(two_markets), "--send", "--as", "stranger@example.com")
+        assert code == 3 and len(server.received) == 1
+        assert "stranger@example.com has no access" in stderr
 
 
 # --------------------------------------------------------------------------------------- sending
@@ -273,7 +369,8 @@ def test_a_refused_recipient_is_named_and_the_others_still_get_theirs(store, tmp
     assert sorted(r.recipients[0] for r in server.received) == ["ann@example.com", "bob@example.com"]
     assert "3 recipient(s): 2 sent, 1 failed" in stdout
     assert re.search(
-        r"failed +refused\.carl@example\.com: .*refused the recipient refused\.carl@example\.com: 550", stdout
+        r"failed +refused\.carl@example\.com \[all markets \(6\)\]: .*refused the recipient refused\.carl@example\.com: 550",
+        stdout,
     )
     assert (
         f"opslens digest: refused.carl@example.com: the SMTP server {HOST}:{server.port} refused the recipient"
