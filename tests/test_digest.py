@@ -274,7 +274,7 @@ def test_the_numbers_equal_the_datasets_for_the_recipients_scope(store, tmp_path
     changed = dataset("exception_changes", db=store, scope=scope)
     for change in ("new", "resolved"):
         count = changed.filter(pl.col("change") == change).height
-        assert f"the {min(count, 10)} with the most MRR of {count} ({change} order and rule pairs)" in text
+        assert f"the {min(count, 10)} with the most MRR of {count} {change} (order, exception) pairs" in text
     for row in dataset("install_to_invoice", db=store, scope=scope).iter_rows(named=True):
         market = "All in scope" if row["market"] == "ALL" else row["market"]
         assert f"{market} {fmt.count(row['invoiced_orders'])} {fmt.days(row['days_p50'])}" in text

@@ -54,6 +54,9 @@ STYLES = {
     "title": ParagraphStyle("title", _BASE, fontName="Helvetica-Bold", fontSize=20, leading=24),
     "subtitle": ParagraphStyle("subtitle", _BASE, fontSize=10.5, leading=14, textColor=MUTED),
     "h2": ParagraphStyle("h2", _BASE, fontName="Helvetica-Bold", fontSize=13, leading=16, spaceBefore=10, spaceAfter=2),
+    "h3": ParagraphStyle(
+        "h3", _BASE, fontName="Helvetica-Bold", fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=4
+    ),
     "caption": ParagraphStyle("caption", _BASE, fontSize=8.5, leading=11, textColor=MUTED, spaceAfter=4),
     "cell": ParagraphStyle("cell", _BASE, fontSize=8.5, leading=10.5),
     "cell_right": ParagraphStyle("cell_right", _BASE, fontSize=8.5, leading=10.5, alignment=TA_RIGHT),
@@ -125,7 +128,7 @@ def data_table(frame: pl.DataFrame, columns: Sequence[Column], width: float, tot
     ]
     if total_last:  # the total row in bold, under a rule
         body[-1] = [Paragraph(f"<b>{p.text}</b>", p.style) for p in body[-1]]
-    table = Table([header, *body], colWidths=widths, repeatRows=1)
+    table = Table([header, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
     style = [
         ("BACKGROUND", (0, 0), (-1, 0), HEAD),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE_LINE),

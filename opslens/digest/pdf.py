@@ -260,10 +260,10 @@ def _changes(digest: Digest) -> list[Flowable]:
         colWidths=[half, 6 * mm, half],
     )
     lists.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    subtitle = f"The largest new and resolved exceptions since {long_day(digest.compare_to)}, by MRR"
     return [
         KeepTogether([Paragraph(escape(title), STYLES["h2"]), Paragraph(escape(caption), STYLES["caption"]), rules]),
-        Spacer(1, 3 * mm),
-        KeepTogether([lists]),
+        KeepTogether([Paragraph(escape(subtitle), STYLES["h3"]), lists]),  # titled: it may start a page
     ]
 
 
@@ -274,7 +274,7 @@ def _largest(changed: pl.DataFrame, change: str, stage: str, width: float) -> li
     kind = {"new": "New", "resolved": "Resolved"}[change]
     if rows.is_empty():
         return [Paragraph(f"<b>{kind}:</b> none.", STYLES["cell"])]
-    head = f"<b>{kind}</b>: the {shown.height} with the most MRR of {rows.height} ({change} order and rule pairs)"
+    head = f"<b>{kind}</b>: the {shown.height} with the most MRR of {rows.height} {change} (order, exception) pairs"
     columns = [
         Column("Order", "order_id", plain, 1.3, right=False),
         Column("Market", "market", plain, 1.0, right=False),
