@@ -162,12 +162,14 @@ def _parser() -> argparse.ArgumentParser:
         help="build each recipient's digest (PDF) of their markets, write it and/or e-mail it",
         description="Without --as: every recipient of [digest] recipients in opslens.toml, each scoped by their"
         " grants. Without --send the PDFs are written to --output (default: the current folder). Exit codes:"
-        " 0 every digest written/sent or skipped, 1 nothing done (configuration or store error),"
-        " 4 some recipient's digest failed (the others went out; the summary says who).",
+        " 0 every digest written/sent or skipped, 1 nothing done (configuration or store error), 3 --as names"
+        " a user without access, 4 some recipient's digest failed (the others went out; the summary says who).",
         epilog="Example: opslens digest --send --skip-unchanged",
     )
     digest.add_argument("--db", help=db_help)
-    digest.add_argument("--as", dest="as_user", metavar="EMAIL", help="only this user's digest (their grants)")
+    digest.add_argument(
+        "--as", dest="as_user", metavar="EMAIL", help="only this user's digest, scoped by their [access] grants"
+    )
     digest.add_argument(
         "--group", action="extend", nargs="+", default=[], metavar="G", help="with --as: the user's groups"
     )
