@@ -15,7 +15,7 @@ from handmade import assert_float, assert_integer, dataset, expect, make_store, 
 from handmade_changes import D1, D3, ROWS, C, S
 
 from opslens.cli import main
-from queries import ComparisonDateError
+from opslens.queries import ComparisonDateError
 
 RULES = (
     "stalled",
