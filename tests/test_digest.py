@@ -377,6 +377,11 @@ def test_a_refused_recipient_is_named_and_the_others_still_get_theirs(store, tmp
         " refused.carl@example.com: 550 5.1.1 mailbox unavailable" in stderr
     )
     assert set(state.last_sent(store)) == {"ann@example.com", "bob@example.com"}  # carl is retried next time
+    events = audit.read(store).events.filter(pl.col("event") == "digest")
+    outcomes = dict(zip(events["user"], events["outcome"], strict=True))
+    assert outcomes == {"ann@example.com": "sent", "refused.carl@example.com": "failed", "bob@example.com": "sent"}
+    carl = events.filter(pl.col("user") == "refused.carl@example.com").row(0, named=True)
+    assert "550 5.1.1 mailbox unavailable" in carl["detail"]
 
 
 def test_an_unreachable_server_fails_every_recipient_clearly(store, tmp_path, monkeypatch, capsys):

@@ -37,6 +37,7 @@ from reportlab.platypus import (
 
 from opslens import charts
 from opslens.app import fmt
+from opslens.digest.content import DigestError
 
 PAGE = landscape(A4)
 MARGIN = 14 * mm
@@ -145,7 +146,12 @@ def data_table(frame: pl.DataFrame, columns: Sequence[Column], width: float, tot
 
 def chart_image(figure: go.Figure, width: float) -> Image:
     """A Plotly figure exported by Kaleido (PNG), scaled to the width."""
-    png = charts.chart_bytes(figure, "png", width=CHART_PIXELS, scale=2)
+    try:
+        png = charts.chart_bytes(figure, "png", width=CHART_PIXELS, scale=2)
+    except Exception as error:  # Kaleido's errors are its own (no browser, a browser that died, ...)
+        raise DigestError(
+            f"the charts could not be drawn: Kaleido drives Chromium (Debian's /usr/bin/chromium): {error}"
+        ) from error
     image = Image(io.BytesIO(png))
     image.drawHeight = width * image.imageHeight / image.imageWidth
     image.drawWidth = width
