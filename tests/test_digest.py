@@ -470,3 +470,13 @@ def test_the_mail_subject_template(store, tmp_path, monkeypatch, capsys):
         write_config(tmp_path, monkeypatch, config)
         assert digest(capsys, "--db", str(store), "--send")[0] == 0
     assert server.received[0].message["Subject"] == f"Weekly all markets (6) as of {DEMO_END}"
+
+
+def test_without_a_browser_for_the_charts_the_run_stops_with_a_clear_message(store, tmp_path, monkeypatch, capsys):
+    """Kaleido needs Chromium; without it the run must say so, not hang on a browser that never starts."""
+    write_config(tmp_path, monkeypatch, "")
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-chromium"))
+    code, stdout, stderr = digest(capsys, "--db", str(store), "--as", "ann@example.com", "--output", str(tmp_path))
+    assert code == 1 and stdout == ""
+    assert "opslens digest: cannot draw charts: Kaleido drives Chromium" in stderr
+    assert not list(tmp_path.glob("*.pdf"))

@@ -96,6 +96,12 @@ def dollars(value: float | None) -> str:
 def chart_server() -> Iterator[None]:
     """Keep one Kaleido browser running while several digests are rendered (each export then takes
     a fraction of a second instead of starting Chromium again)."""
+    try:  # a shared server whose browser cannot start would hang every export: try one on its own first
+        go.Figure().to_image(format="png", width=40, height=40)
+    except Exception as error:
+        raise DigestError(
+            f"cannot draw charts: Kaleido drives Chromium (Debian's chromium package, /usr/bin/chromium): {error}"
+        ) from None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The kopts argument is ignored", category=UserWarning)
         kaleido.start_sync_server(silence_warnings=True)
