@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-EVENTS = ("sign_in", "sign_out", "download", "load")
+EVENTS = ("sign_in", "sign_out", "download", "load", "digest")  # digest: one per e-mail sent (opslens digest)
 COLUMNS = {
     "at": pl.Datetime("us", "UTC"),
     "user": pl.String,

@@ -372,10 +372,12 @@ def ageing_dots(
     )
 
 
-def chart_bytes(figure: go.Figure, fmt: str, caption: str = "") -> bytes:
+def chart_bytes(figure: go.Figure, fmt: str, caption: str = "", width: int = 1200, scale: float = 1) -> bytes:
     """The figure as PNG, SVG or PDF (Kaleido, through the system Chromium) or standalone HTML.
 
     The caption (dataset, as-of date, filters) is written under the title so a file keeps its context.
+    `width` is in CSS pixels (the text keeps its size, so a narrower chart reads larger when printed);
+    `scale` multiplies the pixels of a PNG (2 for print).
     """
     figure = go.Figure(figure)
     if caption:
@@ -384,5 +386,5 @@ def chart_bytes(figure: go.Figure, fmt: str, caption: str = "") -> bytes:
     if fmt == "html":
         return figure.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
     if fmt in ("png", "svg", "pdf"):
-        return figure.to_image(format=fmt, width=1200, height=int(figure.layout.height or 500), scale=1)
+        return figure.to_image(format=fmt, width=width, height=int(figure.layout.height or 500), scale=scale)
     raise ValueError(f"unknown chart format '{fmt}'; choose one of {', '.join(CHART_FORMATS)}")

@@ -1,7 +1,8 @@
 """The `opslens` command: a thin layer over ingest, the datasets, export and the demo generator.
 
 Every command exits 0 on success, 2 when input is rejected and 1 for other errors, always with a
-message on stderr and never a traceback for something the user can fix.
+message on stderr and never a traceback for something the user can fix. `digest` exits 4 when some
+recipients' digests failed while the others went out.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from opslens.text import printable, printable_lines
 from opslens.writer import DEFAULT_WAIT_SECONDS
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_NO_ACCESS = 0, 1, 2, 3
+EXIT_PARTIAL = 4  # digest: some recipients' digests failed, the others went out
 
 
 def _date(text: str) -> dt.date:
@@ -173,6 +175,31 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("source", type=Path, metavar="FILE")
     restore.add_argument("--db", help=db_help)
 
+    digest = commands.add_parser(
+        "digest",
+        help="build each recipient's digest (PDF) of their markets, write it and/or e-mail it",
+        description="Without --as: every recipient of [digest] recipients in opslens.toml, each scoped by their"
+        " grants. Without --send the PDFs are written to --output (default: the current folder). Exit codes:"
+        " 0 every digest written/sent or skipped, 1 nothing done (configuration or store error), 3 --as names"
+        " a user without access, 4 some recipient's digest failed (the others went out; the summary says who).",
+        epilog="Example: opslens digest --send --skip-unchanged",
+    )
+    digest.add_argument("--db", help=db_help)
+    digest.add_argument(
+        "--as", dest="as_user", metavar="EMAIL", help="only this user's digest, scoped by their [access] grants"
+    )
+    digest.add_argument(
+        "--group", action="extend", nargs="+", default=[], metavar="G", help="with --as: the user's groups"
+    )
+    digest.add_argument("--as-of", type=_date, help="snapshot date (default: the store's latest)")
+    digest.add_argument("--output", type=Path, metavar="DIR", help="folder to write the PDFs to")
+    digest.add_argument("--send", action="store_true", help="e-mail each digest through [smtp]")
+    digest.add_argument(
+        "--skip-unchanged",
+        action="store_true",
+        help="skip recipients already sent the digest of this snapshot (no new snapshot since)",
+    )
+
     serve = commands.add_parser(
         "serve",
         help="serve the dashboard (Streamlit) on this store, from any folder",
@@ -240,6 +267,7 @@ def _run(args: argparse.Namespace) -> int:
         "migrate": _migrate,
         "backup": _backup,
         "restore": _restore,
+        "digest": _digest,
     }
     try:
         return handlers[args.command](args)
@@ -364,6 +392,39 @@ def _restore(args: argparse.Namespace) -> int:
     writer.install(store, args.source)
     print(f"restored {store} from {args.source}; viewers see it on their next interaction")
     return EXIT_OK
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from opslens.digest import run, settings
+
+    if args.group and not args.as_user:
+        raise config.ConfigError("--group needs --as EMAIL (the user the groups belong to)")
+    digest_settings = settings.digest_settings()
+    smtp = settings.smtp_settings() if args.send else None
+    if args.send and not digest_settings.sender:
+        raise config.ConfigError(f"{digest_settings.source}: [digest] sender is not set: the From address")
+    if args.as_user:
+        recipients = [settings.Recipient(args.as_user, tuple(args.group))]
+    elif digest_settings.recipients:
+        recipients = list(digest_settings.recipients)
+    else:
+        raise config.ConfigError(f"{digest_settings.source}: [digest] recipients is empty: name them, or use --as")
+    plan = run.Plan(
+        store=config.db_path(args.db),
+        recipients=recipients,
+        as_of=args.as_of,
+        output=args.output or (None if args.send else Path(".")),
+        send=args.send,
+        skip_unchanged=args.skip_unchanged,
+    )
+    outcomes = run.run(plan, digest_settings, smtp, run.granted_markets, on_warning=lambda m: _tell(f"warning: {m}"))
+    print(run.summary(outcomes))
+    for outcome in outcomes:
+        if outcome.status == run.FAILED:
+            print(f"opslens digest: {outcome.email}: {outcome.detail}", file=sys.stderr)
+    if args.as_user and outcomes[0].status == run.NO_ACCESS:
+        return EXIT_NO_ACCESS  # as `opslens export --as` for a user without access
+    return EXIT_PARTIAL if any(o.status == run.FAILED for o in outcomes) else EXIT_OK
 
 
 def _tell(message: str) -> None:

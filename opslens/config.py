@@ -94,6 +94,18 @@ def _parsed(path: str, _mtime_ns: int, _size: int) -> dict[str, object]:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
 
 
+def table(name: str) -> tuple[dict[str, object], str]:
+    """One [name] table of the config file (empty when absent) and the file's name for messages.
+
+    For modules that check their own section (the digest's [digest] and [smtp]).
+    """
+    settings, source = _settings()
+    section = settings.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: '{name}' must be a table ([{name}]), got {section!r}")
+    return section, source
+
+
 def stall_limits(overrides: dict[str, int] | None = None) -> dict[str, int]:
     """Stall limits per open stage: defaults, then the config file's [stalled_after_days], then overrides."""
     limits = dict(DEFAULT_STALL_LIMITS)
