@@ -10,6 +10,7 @@ store's error), so the page never shows a traceback.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -223,6 +224,18 @@ _STOPPED_LOADS: dict[str, tuple[threading.Thread, list[UploadOutcome]]] = {}
 _STOPPED_LOCK = threading.Lock()
 
 
+# Loads running in this process; when the server stops (SIGTERM), each is cancelled and waited for,
+# so that it deletes its draft and releases the writer lock before the process ends.
+_RUNNING: dict[threading.Thread, threading.Event] = {}
+
+
+@atexit.register
+def _cancel_running_loads() -> None:
+    for worker, cancel in list(_RUNNING.items()):
+        cancel.set()
+        worker.join(timeout=30)
+
+
 def _session() -> str:
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else ""
@@ -250,9 +263,14 @@ def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadO
     """
     cancel = threading.Event()
     done: list[UploadOutcome] = []
-    worker = threading.Thread(
-        target=lambda: done.append(load_uploads(db, uploads, limit_mb, cancel)), name="opslens-upload", daemon=True
-    )
+    def run() -> None:
+        try:
+            done.append(load_uploads(db, uploads, limit_mb, cancel))
+        finally:
+            _RUNNING.pop(threading.current_thread(), None)
+
+    worker = threading.Thread(target=run, name="opslens-upload", daemon=True)
+    _RUNNING[worker] = cancel
     st.button("Cancel loading", key="health-upload-cancel", icon=":material/cancel:")  # its click stops this run
     waiting = st.empty()
     started = time.monotonic()
