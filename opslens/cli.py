@@ -359,12 +359,13 @@ def _demo(args: argparse.Namespace) -> int:
     data = generate(seed=args.seed, orders=args.orders, days=args.days, markets=args.markets, end=end)
     with tempfile.TemporaryDirectory() as folder:
         files = write_files(data, Path(folder))
+        names = [f.name for f in files]  # the log names the files, not the temporary folder
         if path.exists():  # build beside it, then swap it in whole: viewers never see a half-built store
             fresh = Path(folder) / "demo.duckdb"
-            result = ingest_files(fresh, files)
+            result = ingest_files(fresh, files, names=names)
             writer.install(path, fresh)
         else:
-            result = ingest_files(path, files)
+            result = ingest_files(path, files, names=names)
     print(
         f"demo store {path}: {result.snapshot_rows} snapshot rows, {len(result.markets)} markets, "
         f"{len(result.rows_by_date)} snapshot dates up to {max(result.rows_by_date)}"

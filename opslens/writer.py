@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -59,28 +59,31 @@ class Draft:
     is_new: bool
     stop_reason: str | None = None
     _interrupter: threading.Thread | None = None
-    _acknowledged: threading.Event | None = None
+    _acknowledged: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # re-entrant: stop() runs in signal handlers
 
     def stop(self, reason: str) -> None:
-        if self.stop_reason is not None:
-            return
-        self.stop_reason = reason
-        self._acknowledged = threading.Event()
-        self.con.interrupt()
-        self._interrupter = threading.Thread(target=self._keep_interrupting, name="opslens-stop", daemon=True)
-        self._interrupter.start()
+        with self._lock:  # the writer may acknowledge as soon as the first interrupt lands
+            if self.stop_reason is not None:
+                return
+            self.stop_reason = reason  # before the first interrupt, so the writer knows why it was interrupted
+            self._interrupter = threading.Thread(target=self._keep_interrupting, name="opslens-stop", daemon=True)
+            self._interrupter.start()
 
     def _keep_interrupting(self) -> None:
         # An interrupt only reaches a running query; repeat it so a query started next is stopped too.
-        while not self._acknowledged.wait(0.05):
+        while True:
             self.con.interrupt()
+            if self._acknowledged.wait(0.05):
+                return
 
     def acknowledge(self) -> None:
         """The writer has seen the stop: no more interrupts, so it may still use the connection (to log)."""
-        if self._acknowledged is not None:
-            self._acknowledged.set()
-            if self._interrupter is not None and self._interrupter is not threading.current_thread():
-                self._interrupter.join()
+        self._acknowledged.set()
+        with self._lock:
+            interrupter = self._interrupter
+        if interrupter is not None and interrupter is not threading.current_thread():
+            interrupter.join()
 
     def check(self) -> None:
         """Raise Stopped if stop() was called: for long Python loops between queries."""

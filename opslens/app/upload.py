@@ -10,6 +10,7 @@ store's error), so the page never shows a traceback.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -23,11 +24,12 @@ from typing import Literal
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from opslens import config
 from opslens.app import auth
 from opslens.app.text import plain
-from opslens.ingest import IngestRejected, IngestResult, ingest_files
+from opslens.ingest import IngestCancelled, IngestRejected, IngestResult, ingest_files
 from opslens.store import StoreError
 
 log = logging.getLogger("opslens.app.upload")
@@ -134,6 +136,8 @@ def _ingest(
             limits=config.upload_ingest_limits(),
             cancel=cancel,
         )
+    except IngestCancelled:
+        return _rejected("Loading was cancelled before it finished; nothing was loaded.")
     except IngestRejected as error:
         prefix = folder + os.sep  # in case a message still names a temporary copy
         problems = [
@@ -224,25 +228,66 @@ def section(db: Path) -> None:
             if outcome.loaded:  # start over with an empty uploader, the whole page (sidebar too) from the new store
                 st.session_state[_ROUND] = round_ + 1
                 st.rerun()
-    outcome = st.session_state.pop(_OUTCOME, None)  # shown once
+    outcome = st.session_state.pop(_OUTCOME, None) or _stopped_outcome()  # shown once
     if outcome is not None:
         show_outcome(outcome)
+
+
+# Loads whose script run was stopped (Cancel), by session: (worker, its outcome once done). Streamlit
+# starts the next run while the stopped one is still unwinding, and drops session state the stopped
+# run writes, so the next run picks the outcome up here.
+_STOPPED_LOADS: dict[str, tuple[threading.Thread, list[UploadOutcome]]] = {}
+_STOPPED_LOCK = threading.Lock()
+
+
+# Loads running in this process; when the server stops (SIGTERM), each is cancelled and waited for,
+# so that it deletes its draft and releases the writer lock before the process ends.
+_RUNNING: dict[threading.Thread, threading.Event] = {}
+
+
+@atexit.register
+def _cancel_running_loads() -> None:
+    for worker, cancel in list(_RUNNING.items()):
+        cancel.set()
+        worker.join(timeout=30)
+
+
+def _session() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
+def _stopped_outcome() -> UploadOutcome | None:
+    """The outcome of this session's cancelled load, waiting for it to finish unwinding (a second or so)."""
+    with _STOPPED_LOCK:
+        stopped = _STOPPED_LOADS.pop(_session(), None)
+    if stopped is None:
+        return None
+    worker, done = stopped
+    worker.join()
+    return done[0] if done else None
 
 
 def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadOutcome:
     """Load in a worker thread while this script run waits, with a Cancel button.
 
     Every Streamlit call is a point where a run stops when it is asked to: a click on Cancel (any
-    click, in fact) reruns the page, and a closed tab or a stopping server ends the session. The wait
-    therefore updates its caption a few times a second, and when the run is stopped there it cancels
-    the ingest, waits for it to unwind (the store is left as it was) and keeps the outcome to show.
+    click, in fact) stops this run and starts the next, and a closed tab or a stopping server ends
+    the session. The wait therefore updates its caption a few times a second; when the run is
+    stopped there it cancels the ingest (which unwinds in a second or so, leaving the store as it
+    was) and leaves the outcome for the session's next run.
     """
     cancel = threading.Event()
     done: list[UploadOutcome] = []
-    worker = threading.Thread(
-        target=lambda: done.append(load_uploads(db, uploads, limit_mb, cancel)), name="opslens-upload", daemon=True
-    )
-    st.button("Cancel loading", key="health-upload-cancel", icon=":material/cancel:")  # its click reruns the page
+    def run() -> None:
+        try:
+            done.append(load_uploads(db, uploads, limit_mb, cancel))
+        finally:
+            _RUNNING.pop(threading.current_thread(), None)
+
+    worker = threading.Thread(target=run, name="opslens-upload", daemon=True)
+    _RUNNING[worker] = cancel
+    st.button("Cancel loading", key="health-upload-cancel", icon=":material/cancel:")  # its click stops this run
     waiting = st.empty()
     started = time.monotonic()
     worker.start()
@@ -252,9 +297,8 @@ def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadO
             worker.join(0.25)
     except BaseException:  # Cancel, the session closed or the server stopping: stop the ingest cleanly
         cancel.set()
-        worker.join()
-        if done:
-            st.session_state[_OUTCOME] = done[0]
+        with _STOPPED_LOCK:
+            _STOPPED_LOADS[_session()] = (worker, done)
         raise
     waiting.empty()
     return done[0]

@@ -22,14 +22,14 @@ from opslens import config
 from opslens.config import IngestLimits
 from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
 from opslens.ingest.load import drop_work_tables, load, log_rejection, stage_keys
-from opslens.ingest.problems import IngestRejected, Problem, ProblemList
+from opslens.ingest.problems import IngestCancelled, IngestRejected, Problem, ProblemList
 from opslens.ingest.read import FILE, ROW, Budget, drop_text, open_sources
 from opslens.ingest.validate import CheckedSource, check_duplicates, check_source
 from opslens.store import scalar
 from opslens.text import printable
 from opslens.writer import DEFAULT_WAIT_SECONDS, Draft, Stopped, draft
 
-__all__ = ["IngestRejected", "IngestResult", "Problem", "ingest_files"]
+__all__ = ["IngestCancelled", "IngestRejected", "IngestResult", "Problem", "ingest_files"]
 
 
 @dataclass
@@ -153,7 +153,8 @@ def _time_limit(store: Draft, limits: IngestLimits) -> Iterator[None]:
             if store.stop_reason == TIME_LIMIT
             else "the ingest was cancelled before it finished; nothing was loaded"
         )
-        raise IngestRejected([Problem("(this ingest)", message)]) from None
+        kind = IngestRejected if store.stop_reason == TIME_LIMIT else IngestCancelled
+        raise kind([Problem("(this ingest)", message)]) from None
 
 
 def _named(error: IngestRejected, paths: list[Path], shown: list[str]) -> IngestRejected:
@@ -170,7 +171,7 @@ def _named(error: IngestRejected, paths: list[Path], shown: list[str]) -> Ingest
             message = message.replace(path, name)
         file = swaps.get(problem.file, problem.file)
         problems.append(Problem(file, message, problem.row, problem.column, problem.value))
-    return IngestRejected(problems, error.more)
+    return type(error)(problems, error.more)
 
 
 def _validate_into_staging(

@@ -45,6 +45,10 @@ class IngestRejected(Exception):
         super().__init__("\n".join(lines))
 
 
+class IngestCancelled(IngestRejected):
+    """The ingest was cancelled (the app's Cancel button) before it finished; nothing was loaded."""
+
+
 class ProblemList:
     """Collects problems with a cap, so validation can keep going and report the first few of each kind."""
 
