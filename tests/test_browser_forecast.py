@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from browser_support import EXCEPTION, choose_option, live, open_page
+from browser_support import EXCEPTION, choose_option, live, open_page, wait_for_app
 from test_browser import LATEST, base_url, browser, chromium_path, metric_value, page, title  # noqa: F401
 
 from opslens.queries import dataset
@@ -39,11 +39,16 @@ def test_forecast_picker_drill_down_and_download(page, demo_db: Path, tmp_path: 
     ageing = dataset("ageing_orders", db=demo_db, markets=["NORTH"], stages=["scheduled"])
     breaching = ageing.filter(pl.col("beyond_sle_85"))
     assert breaching.height > 0
+    wait_for_app(page)
+    popovers = page.locator('[data-testid="stPopover"]')
+    before = popovers.count()
     choose_option(page, "Show the orders beyond the 85% service level in stage", "Scheduled")
     caption = page.locator(live('[data-testid="stCaptionContainer"]')).filter(has_text="beyond the 85% level")
     expect(caption).to_have_text(f"{breaching.height:,} orders in Scheduled beyond the 85% level, oldest first")
 
-    page.locator('[data-testid="stPopover"]').last.get_by_role("button", name="Download").click()
+    expect(popovers).to_have_count(before + 1)  # the drill-down list's own Download
+    wait_for_app(page)
+    popovers.nth(before).get_by_role("button", name="Download").click()
     body = page.locator('[data-testid="stPopoverBody"]')
     expect(body).to_contain_text(f"Data ({breaching.height:,} rows)")
     with page.expect_download(timeout=60_000) as info:
