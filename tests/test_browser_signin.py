@@ -164,6 +164,9 @@ def sidebar_market_options(page) -> list[str]:
 def table_toolbar_downloads(page) -> int:
     """Streamlit's own "Download as CSV" toolbar buttons, which appear when a table is hovered
     (checked to be found in the local tool, where they stay: test_the_local_tool_keeps_the_table_download)."""
+    closed = page.locator('[data-testid="stExpander"] details:not([open]) > summary')
+    while closed.count():
+        closed.first.click()  # a table inside a closed expander is offered too once it is opened
     tables = page.locator(live('[data-testid="stDataFrame"]'))
     count = 0
     for index in range(tables.count()):

@@ -151,7 +151,7 @@ _HISTORY_HELP = "How many days up to the snapshot the forecasts, clearance and s
 def forecast_pickers() -> None:
     """The horizon and history select boxes in the sidebar; a link value not offered is named and ignored."""
     with st.sidebar:
-        st.subheader("Forecast")
+        st.subheader("Forecast settings")
         for key, label, choices, default, help_text in (
             (HORIZON, "Days ahead", HORIZON_CHOICES, DEFAULT_HORIZON, "How far ahead the install forecast looks."),
             (HISTORY, "Days of history", HISTORY_CHOICES, DEFAULT_HISTORY, _HISTORY_HELP),

@@ -233,11 +233,12 @@ def section(db: Path) -> None:
         show_outcome(outcome)
 
 
-# Loads whose script run was stopped (Cancel), by session: (worker, its outcome once done). Streamlit
-# starts the next run while the stopped one is still unwinding, and drops session state the stopped
-# run writes, so the next run picks the outcome up here.
-_STOPPED_LOADS: dict[str, tuple[threading.Thread, list[UploadOutcome]]] = {}
-_STOPPED_LOCK = threading.Lock()
+# Each session's load in progress: (worker, its outcome once done). A click on Cancel starts the next
+# run at once, in a new thread, while the stopped run is still waiting (Streamlit's fast reruns), and
+# session state the stopped run writes is dropped; so the load is registered before it starts, and a
+# run that finds its session's load here waits for it and shows its outcome.
+_SESSION_LOADS: dict[str, tuple[threading.Thread, list[UploadOutcome]]] = {}
+_SESSION_LOADS_LOCK = threading.Lock()
 
 
 # Loads running in this process; when the server stops (SIGTERM), each is cancelled and waited for,
@@ -258,9 +259,9 @@ def _session() -> str:
 
 
 def _stopped_outcome() -> UploadOutcome | None:
-    """The outcome of this session's cancelled load, waiting for it to finish unwinding (a second or so)."""
-    with _STOPPED_LOCK:
-        stopped = _STOPPED_LOADS.pop(_session(), None)
+    """The outcome of this session's stopped load, waiting for it to finish unwinding (a second or so)."""
+    with _SESSION_LOADS_LOCK:
+        stopped = _SESSION_LOADS.pop(_session(), None)
     if stopped is None:
         return None
     worker, done = stopped
@@ -290,6 +291,9 @@ def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadO
     st.button("Cancel loading", key="health-upload-cancel", icon=":material/cancel:")  # its click stops this run
     waiting = st.empty()
     started = time.monotonic()
+    session = _session()
+    with _SESSION_LOADS_LOCK:
+        _SESSION_LOADS[session] = (worker, done)
     worker.start()
     try:
         while worker.is_alive():
@@ -297,9 +301,9 @@ def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadO
             worker.join(0.25)
     except BaseException:  # Cancel, the session closed or the server stopping: stop the ingest cleanly
         cancel.set()
-        with _STOPPED_LOCK:
-            _STOPPED_LOADS[_session()] = (worker, done)
         raise
+    with _SESSION_LOADS_LOCK:
+        _SESSION_LOADS.pop(session, None)  # not stopped: this run shows the outcome
     waiting.empty()
     return done[0]
 
