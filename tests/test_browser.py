@@ -137,6 +137,7 @@ def test_sidebar_names_every_page_with_its_url(page, base_url: str) -> None:
 def test_page_renders_its_charts_without_errors(page, path: str, page_title: str, charts: int) -> None:
     open_page(page, path, charts=charts)
     expect(title(page)).to_have_text(page_title)
+    expect(page).to_have_title(f"{page_title} · Ops Lens")
     expect(page_caption(page)).to_contain_text(f"as of {LATEST}")
     expect(page.locator(EXCEPTION)).to_have_count(0)
     expect(page.locator(CHART)).to_have_count(charts)

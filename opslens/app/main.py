@@ -24,6 +24,7 @@ def run() -> None:
         position="sidebar" if auth.signed_in() else "hidden",
     )
     info = next(info for info in PAGES if info.title == chosen.title)
+    st.set_page_config(page_title=f"{info.title} · Ops Lens")  # the browser tab names the page and the app
     show(info, chosen.run)
 
 
