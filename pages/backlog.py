@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import charts
-from opslens.app import data, state, widgets
+from opslens.app import data, fmt, state, widgets
 from opslens.app.text import plain
 from opslens.contract import OPEN_STAGES
 
@@ -35,7 +35,7 @@ stage = widgets.drill_choice(
 if stage:
     drill_filters = filters.with_drill(stages=(stage,))
     orders = data.dataset("orders", drill_filters)
-    st.caption(f"{orders.height:,} orders in {charts.stage_label(stage)}, longest in stage first")
+    st.caption(f"{fmt.counted(orders.height, 'order')} in {charts.stage_label(stage)}, longest in stage first")
     widgets.table(
         orders.sort("age_in_stage_days", descending=True),
         ["order_id", "market", "product", "segment", "age_in_stage_days", "age_days", "mrr", "exceptions"],

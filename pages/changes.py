@@ -188,7 +188,7 @@ if stage:
         shown = filters.with_drill(stages=(stage,), markets=markets)
         shown = replace(shown, as_of=day)
         orders = data.dataset("orders", shown)
-        st.caption(f"{label}: {orders.height:,} orders in {charts.stage_label(stage)} on {day}")
+        st.caption(f"{label}: {fmt.counted(orders.height, 'order')} in {charts.stage_label(stage)} on {day}")
         widgets.table(orders, ["order_id", "market", "product", "segment", "age_in_stage_days", "mrr", "exceptions"])
         widgets.downloads("orders", shown, orders, key=f"changes-stage-{label}")
 
@@ -196,7 +196,7 @@ if stage:
 st.subheader("Moved back in the lifecycle")
 backwards = data.dataset("moved_backwards", filters)
 if backwards.height:
-    st.caption(f"{backwards.height:,} orders whose stage on {as_of} is earlier than on {compare_to}")
+    st.caption(f"{fmt.counted(backwards.height, 'order')} whose stage on {as_of} is earlier than on {compare_to}")
     widgets.table(
         backwards,
         ["order_id", "market", "stage_then", "stage_now", "stages_back", "market_then", "age_in_stage_days", "mrr"],

@@ -4,7 +4,7 @@ import polars as pl
 import streamlit as st
 
 from opslens import charts
-from opslens.app import audit_view, data, state, upload, widgets
+from opslens.app import audit_view, data, fmt, state, upload, widgets
 from opslens.app.text import plain
 from opslens.queries import Filters
 
@@ -92,7 +92,9 @@ if out_of_sync.height:
         # Like the column above: the market alone, whatever the product and segment filters.
         drill = Filters(as_of=filters.as_of, markets=(market,), rules=("stage_mismatch",))
         listed = data.dataset("orders", drill)
-        st.caption(f"{listed.height:,} open orders in {plain(market)} whose stage is behind their milestones")
+        st.caption(
+            f"{fmt.counted(listed.height, 'open order')} in {plain(market)} whose stage is behind their milestones"
+        )
         widgets.table(
             listed,
             ["order_id", "market", "stage", "installed_at", "activated_at", "invoiced_at", "age_in_stage_days", "mrr"],

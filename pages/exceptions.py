@@ -32,7 +32,7 @@ tiles[2].metric(
 tiles[3].metric(
     "Most frequent",
     labels[summary["top_rule"]],
-    f"{summary['top_rule_orders']:,} orders",
+    f"{fmt.counted(summary['top_rule_orders'], 'order')}",
     delta_color="off",
     delta_arrow="off",
 )

@@ -151,8 +151,8 @@ if not widgets.empty_state(ageing, "open orders", filters):
     dots = charts.ageing_dots(ageing)
     st.plotly_chart(dots, key="forecast-ageing")
     st.caption(
-        f"{ageing.height:,} open orders; {ageing['beyond_sle_85'].sum():,} are older in their stage than 85% of"
-        " the orders that recently left it: they are about to breach."
+        f"{fmt.counted(ageing.height, 'open order')}; {ageing['beyond_sle_85'].sum():,} are older in their stage"
+        " than 85% of the orders that recently left it: they are about to breach."
     )
     widgets.downloads("ageing_orders", filters, ageing, dots, key="forecast-ageing")
 
@@ -165,7 +165,10 @@ if not widgets.empty_state(ageing, "open orders", filters):
         if breaching.is_empty():
             st.info(f"No open order in {charts.stage_label(stage)} is beyond its 85% service level.")
         else:
-            st.caption(f"{breaching.height:,} orders in {charts.stage_label(stage)} beyond the 85% level, oldest first")
+            st.caption(
+                f"{fmt.counted(breaching.height, 'order')} in {charts.stage_label(stage)} beyond the 85% level,"
+                " oldest first"
+            )
             widgets.table(
                 breaching,
                 ["order_id", "market", "product", "segment", "age_in_stage_days", "sle_p85_days", "sle_band", "mrr"],

@@ -116,6 +116,9 @@ else:
 st.subheader("Installed, not yet invoiced")
 unbilled = data.dataset("unbilled_orders", filters)
 if not widgets.empty_state(unbilled, "unbilled installed orders", filters):
-    st.caption(f"{unbilled.height:,} orders, ${unbilled['mrr'].fill_null(0).sum():,.0f}/mo unbilled; largest MRR first")
+    st.caption(
+        f"{fmt.counted(unbilled.height, 'order')}, ${unbilled['mrr'].fill_null(0).sum():,.0f}/mo unbilled;"
+        " largest MRR first"
+    )
     widgets.table(unbilled, height=360)
     widgets.downloads("unbilled_orders", filters, unbilled, key="i2i-unbilled")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from opslens import charts
-from opslens.app import data, state, widgets
+from opslens.app import data, fmt, state, widgets
 from opslens.app.text import plain
 
 filters = state.current_filters()
@@ -83,7 +83,7 @@ market = widgets.drill_choice(
 if market:
     drill = filters.with_drill(markets=(market,), stages=("awaiting_network",))
     orders = data.dataset("orders", drill)
-    st.caption(f"{orders.height:,} orders in {plain(market)} awaiting network, longest waiting first")
+    st.caption(f"{fmt.counted(orders.height, 'order')} in {plain(market)} awaiting network, longest waiting first")
     widgets.table(
         orders.sort("age_days", descending=True),
         ["order_id", "market", "product", "segment", "age_days", "appointment_at", "mrr", "exceptions"],

@@ -40,6 +40,13 @@ def test_count():
     assert fmt.count(1_234_567) == "1,234,567"
 
 
+def test_counted_is_singular_for_one_only():
+    assert fmt.counted(1, "open order") == "1 open order"
+    assert fmt.counted(0, "order") == "0 orders"
+    assert fmt.counted(2, "order") == "2 orders"
+    assert fmt.counted(1234, "order") == "1,234 orders"
+
+
 def test_money_per_month_in_thousands_from_ten_thousand():
     assert fmt.money(0) == "$0"
     assert fmt.money(950) == "$950"

@@ -9,6 +9,11 @@ def count(value: float | None) -> str:
     return NONE if value is None else f"{value:,.0f}"
 
 
+def counted(value: int, noun: str) -> str:
+    """'1 open order', '2 open orders': a count with its noun, singular when it is one."""
+    return f"{value:,} {noun}" if value == 1 else f"{value:,} {noun}s"
+
+
 def money(value: float | None) -> str:
     """Monthly recurring revenue, compact: $950, $12.3k, $1.2M (the label says it is per month)."""
     if value is None:
