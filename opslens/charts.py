@@ -46,6 +46,51 @@ def as_text(values) -> list[str]:
     return [html.escape(str(v), quote=False) for v in values]
 
 
+# Per-market charts draw at most this many markets: beyond it bars and cells get too thin to read or
+# click, and a page with 10,000 markets would send megabytes of chart. The rest are summed into one
+# "Other (K markets)" bar where the measure adds up, and are always in the table and the download.
+TOP_MARKETS = 20
+OTHER_PREFIX = "Other ("
+
+
+def top_n(
+    frame: pl.DataFrame,
+    category: str,
+    by: str | pl.Expr,
+    n: int = TOP_MARKETS,
+    summed: tuple[str, ...] = (),
+    keys: tuple[str, ...] = (),
+    noun: str = "markets",
+) -> tuple[pl.DataFrame, int]:
+    """The rows of the `n` categories with the largest total `by` (ties by name), and how many were left out.
+
+    The kept rows stay in the frame's order. With `summed` columns, the left-out categories become
+    one row per `keys` value, named "Other (K markets)", holding their sums, so a chart of counts
+    still adds up to the total. Percentiles and shares do not add: pass no `summed` and say in the
+    caption that only the top ones are drawn.
+    """
+    names = frame[category].n_unique()
+    if names <= n:
+        return frame, 0
+    score = (pl.col(by) if isinstance(by, str) else by).sum().alias("_score")
+    ranked = frame.group_by(category).agg(score).sort(["_score", category], descending=[True, False])
+    kept = ranked[category].head(n).to_list()
+    top = frame.filter(pl.col(category).is_in(kept))
+    hidden = names - n
+    if not summed:
+        return top, hidden
+    rest = frame.filter(~pl.col(category).is_in(kept))
+    sums = [pl.col(column).sum() for column in summed]
+    others = rest.group_by(keys, maintain_order=True).agg(sums) if keys else rest.select(sums)
+    label = f"{OTHER_PREFIX}{hidden:,} {noun})"
+    return pl.concat([top, others.with_columns(pl.lit(label).alias(category))], how="diagonal_relaxed"), hidden
+
+
+def _other_last(value: object) -> tuple[bool, str]:
+    """Sort key: names in order, the "Other (K markets)" row of `top_n` after them."""
+    return str(value).startswith(OTHER_PREFIX), str(value)
+
+
 GRID = "#E5ECF6"
 _AXIS = {"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": GRID, "automargin": True}
 PALETTE = [ACCENT, "#E69F00", "#009E73", "#CC79A7", "#56B4E9"]
@@ -146,10 +191,25 @@ def flow_bars(flow: pl.DataFrame, title: str = "Orders entering and leaving each
     return _figure(traces, title, "Stage", "Orders (entered +, left −)", barmode="relative")
 
 
-def heatmap(frame: pl.DataFrame, x: str, y: str, value: str, title: str, x_title: str, y_title: str) -> go.Figure:
-    """A count heatmap (e.g. exceptions per rule and market) with the numbers written in the cells."""
-    xs = sorted(frame[x].unique().to_list())
-    ys = frame[y].unique(maintain_order=True).to_list()  # callers pass rows in their meaningful order
+def heatmap(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    value: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    y_order: list[str] | None = None,
+) -> go.Figure:
+    """A count heatmap (e.g. exceptions per rule and market) with the numbers written in the cells.
+
+    Rows follow `y_order` (e.g. the rules' order), else the frame's; columns are sorted, "Other" last.
+    """
+    xs = sorted(frame[x].unique().to_list(), key=_other_last)
+    ys = frame[y].unique(maintain_order=True).to_list()
+    if y_order is not None:
+        present = set(ys)
+        ys = [label for label in y_order if label in present]
     grid = frame.pivot(on=x, index=y, values=value, aggregate_function="sum")
     z = pl.DataFrame({y: ys}).join(grid, on=y, how="left").select(xs).fill_null(0).to_numpy()
     labelled = len(xs) * len(ys) <= 150  # numbers in the cells only while they stay readable

@@ -5,7 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
-from opslens.app.text import plain
+from opslens.app.text import listed, plain
 from opslens.contract import OPEN_STAGES
 
 filters = state.current_filters()
@@ -70,8 +70,9 @@ if not widgets.empty_state(trend, "snapshots in this date range", trend_filters)
         per_market = gaps.group_by("market", maintain_order=True).len("days")
         st.caption(
             "Dips can be missing extracts, not real change: "
-            + ", ".join(
-                f"{plain(r['market'])} is missing on {r['days']} date(s)" for r in per_market.iter_rows(named=True)
+            + listed(
+                per_market.iter_rows(named=True),
+                shown=lambda r: f"{plain(r['market'])} is missing on {r['days']} date(s)",
             )
             + " (see Data health)."
         )

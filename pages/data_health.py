@@ -5,7 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import audit_view, data, fmt, state, upload, widgets
-from opslens.app.text import plain
+from opslens.app.text import LIST_LIMIT, listed, plain
 from opslens.queries import Filters
 
 # freshness columns about the extract itself (the rest are about the systems agreeing at the snapshot)
@@ -36,10 +36,11 @@ gaps = (
 if late.height:
     st.warning(
         f"{late.height} market(s) have no rows at the selected snapshot: "
-        + ", ".join(
-            f"{plain(r['market'])} (last {r['latest_snapshot_date']}, {r['days_behind']} d behind)"
-            for r in late.iter_rows(named=True)
-        ),
+        + listed(
+            late.iter_rows(named=True),
+            shown=lambda r: f"{plain(r['market'])} (last {r['latest_snapshot_date']}, {r['days_behind']} d behind)",
+        )
+        + (" (all in the table below)" if late.height > LIST_LIMIT else ""),
         icon=":material/schedule:",
     )
 else:
@@ -47,8 +48,9 @@ else:
 if gaps.height:
     st.warning(
         "Missing extracts in the date range: "
-        + ", ".join(
-            f"{plain(r['market'])} on {r['days']} date(s), latest {r['latest']}" for r in gaps.iter_rows(named=True)
+        + listed(
+            gaps.iter_rows(named=True),
+            shown=lambda r: f"{plain(r['market'])} on {r['days']} date(s), latest {r['latest']}",
         ),
         icon=":material/event_busy:",
     )
@@ -104,8 +106,10 @@ else:
     st.caption("No open order's stage is behind its milestones at this snapshot.")
 
 st.subheader("Rows per snapshot and market")
+# The markets with the most missing extracts; with many markets the rest are only in the download.
+drawn, hidden = charts.top_n(rows, "market", pl.col("rows") == 0)
 figure = charts.heatmap(
-    rows.with_columns(pl.col("snapshot_date").cast(pl.String)),
+    drawn.with_columns(pl.col("snapshot_date").cast(pl.String)),
     "snapshot_date",
     "market",
     "rows",
@@ -114,6 +118,17 @@ figure = charts.heatmap(
     "Market",
 )
 st.plotly_chart(figure, key="health-rows")
+if hidden:
+    unseen = gaps.filter(~pl.col("market").is_in(drawn["market"].unique().to_list()))
+    st.caption(
+        f"Drawn: the {charts.TOP_MARKETS} markets with the most missing extracts; of the other {hidden:,}, "
+        + (
+            f"{unseen.height:,} missed {unseen['days'].sum():,} extract(s) in all"
+            if unseen.height
+            else "none missed one"
+        )
+        + ". The download has every market and date."
+    )
 widgets.downloads("snapshot_rows", range_filters, rows, figure, key="health-rows")
 
 st.subheader("Ingest log")

@@ -37,10 +37,19 @@ tiles[3].metric(
     delta_arrow="off",
 )
 
+drawn, hidden = charts.top_n(counts, "market", "orders", summed=("orders",), keys=("rule", "rule_label"))
 figure = charts.heatmap(
-    counts, "market", "rule_label", "orders", "Exceptions per rule and market (orders)", "Market", "Rule"
+    drawn,
+    "market",
+    "rule_label",
+    "orders",
+    "Exceptions per rule and market (orders)",
+    "Market",
+    "Rule",
+    y_order=list(labels.values()),
 )
 st.plotly_chart(figure, key="exceptions-heatmap")
+widgets.top_caption(hidden, "exceptions", summed=True, complete_in="The download")
 widgets.downloads("exceptions", filters, exceptions, figure, key="exceptions-heatmap")
 
 with st.expander("What each rule means, and its thresholds"):

@@ -54,7 +54,7 @@ else:
             orders=("install_to_invoice_orders", total["invoiced_orders"]),
         )
     with right:
-        markets = summary.filter(summary["market"] != "ALL")
+        markets, hidden = charts.top_n(summary.filter(summary["market"] != "ALL"), "market", "invoiced_orders")
         percentiles = charts.grouped_bars(
             markets,
             "market",
@@ -64,6 +64,7 @@ else:
             "Days",
         )
         st.plotly_chart(percentiles, key="i2i-markets")
+        widgets.top_caption(hidden, "invoiced orders", summed=False, complete_in="The table below")
         widgets.downloads("install_to_invoice", filters, summary, percentiles, key="i2i-markets")
 
     weekly = data.dataset("install_to_invoice_weekly", filters)

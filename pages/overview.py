@@ -5,7 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
-from opslens.app.text import plain
+from opslens.app.text import listed, plain
 from opslens.queries import RULES
 
 filters = state.current_filters()
@@ -21,7 +21,7 @@ if previous:
     if missing.height:
         st.warning(
             "Missing extracts: "
-            + ", ".join(f"{plain(r['market'])} on {r['snapshot_date']}" for r in missing.iter_rows(named=True))
+            + listed(missing.iter_rows(named=True), shown=lambda r: f"{plain(r['market'])} on {r['snapshot_date']}")
             + f". The changes compare only markets that reported on both {previous} and {current}. See Data health.",
             icon=":material/warning:",
         )

@@ -14,8 +14,13 @@ readiness = data.dataset("readiness", filters)
 if widgets.empty_state(readiness, "markets with orders", filters):
     st.stop()
 
+# Per-market charts draw the markets with the most orders waiting (charts.top_n); the table has all.
+waiting_drawn, hidden = charts.top_n(
+    readiness, "market", "awaiting_network", summed=("awaiting_network", "scheduled_before_ready")
+)
+ranked, _ = charts.top_n(readiness, "market", "awaiting_network")
 waiting = charts.grouped_bars(
-    readiness,
+    waiting_drawn,
     "market",
     {"awaiting_network": "Awaiting network", "scheduled_before_ready": "Booked before ready"},
     "Orders waiting for the network, per market",
@@ -23,12 +28,13 @@ waiting = charts.grouped_bars(
     "Orders",
 )
 st.plotly_chart(waiting, key="readiness-orders")
+widgets.top_caption(hidden, "orders awaiting network", summed=True, complete_in="The table below")
 widgets.downloads("readiness", filters, readiness, waiting, key="readiness-orders")
 
 left, right = st.columns(2)
 with left:
     waits = charts.grouped_bars(
-        readiness,
+        ranked,
         "market",
         {
             "wait_days_p50": "Waiting P50",
@@ -43,7 +49,7 @@ with left:
     widgets.downloads("readiness", filters, readiness, waits, key="readiness-days")
 with right:
     footprint = charts.grouped_bars(
-        readiness,
+        ranked,
         "market",
         {
             "awaiting_network_share": "Open orders awaiting network (% of open orders)",

@@ -21,3 +21,15 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert code == 0
     return path
+
+
+MANY_MARKETS = 30  # more than charts.TOP_MARKETS (20): per-market charts must draw 20 and sum the rest
+
+
+@pytest.fixture(scope="session")
+def many_markets_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo store with 30 markets (seed 5, 3000 orders, 20 days, last snapshot 2026-11-20). Read-only."""
+    path = tmp_path_factory.mktemp("many") / "many.duckdb"
+    args = ["demo", "--db", str(path), "--orders", "3000", "--days", "20", "--markets", str(MANY_MARKETS)]
+    assert main([*args, "--seed", "5", "--end", DEMO_END.isoformat()]) == 0
+    return path

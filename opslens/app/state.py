@@ -14,7 +14,7 @@ import streamlit as st
 
 from opslens.app import auth
 from opslens.app.registry import FILTERS, RANGE_FILTERS
-from opslens.app.text import plain_list
+from opslens.app.text import LIST_LIMIT, listed, plain_list
 from opslens.queries import Filters
 
 # Query-parameter names (also the widget keys, from the registry): short and readable in a shared link.
@@ -49,7 +49,8 @@ def sidebar_filters(dates: list[dt.date], options: dict[str, list[str]], scoped:
                 key=choice.key,
                 bind="query-params",
                 placeholder="All",
-                help=f"Empty means all {choice.label.lower()}.",
+                help=f"Empty means all {choice.label.lower()}. Type to search.",
+                filter_mode="contains",  # "M12" finds M12 and M120, not every name with an M, 1 and 2 in it
             )
 
 
@@ -102,11 +103,11 @@ def describe(filters: Filters) -> str:
     """One line for captions and exported files: as-of date and the filters in force."""
     parts = [f"as of {filters.as_of}" if filters.as_of else "as of the latest snapshot"]
     if filters.scope is not None and not filters.markets:
-        parts.append(f"your markets: {', '.join(filters.scope)}")
+        parts.append(f"your markets: {listed(filters.scope)}")
     else:
-        parts.append(f"markets: {', '.join(filters.market_filter())}" if filters.markets else "all markets")
+        parts.append(f"markets: {listed(filters.market_filter())}" if filters.markets else "all markets")
     for label, values in (("products", filters.products), ("segments", filters.segments)):
-        parts.append(f"{label}: {', '.join(values)}" if values else f"all {label}")
+        parts.append(f"{label}: {listed(values)}" if values else f"all {label}")
     if filters.start or filters.end:
         parts.append(f"dates {filters.start or '…'} to {filters.end or '…'}")
     if filters.compare_to:
@@ -125,7 +126,7 @@ def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, lis
         if unknown:
             missing = "which is not available to you" if scoped and key in _SCOPED else "which this store does not have"
             st.sidebar.warning(
-                f"The link asked for {key.replace('_', ' ')} {plain_list(repr(v) for v in unknown)}, "
+                f"The link asked for {key.replace('_', ' ')} {plain_list((repr(v) for v in unknown), LIST_LIMIT)}, "
                 f"{missing}; showing the default instead.",
                 icon=":material/link_off:",
             )

@@ -37,6 +37,16 @@ def _inert_start(found: re.Match[str]) -> str:
     return token + "\\" if token.isdigit() else "\\" + token
 
 
-def plain_list(values) -> str:
-    """Several values, each escaped, separated by commas."""
-    return ", ".join(plain(v) for v in values)
+LIST_LIMIT = 10  # a notice names this many items at most: with hundreds of markets it would fill the page
+
+
+def listed(values, limit: int | None = LIST_LIMIT, shown=str) -> str:
+    """Values separated by commas, the first `limit` of them then "and K more" (`shown` turns each into text)."""
+    values = list(values)
+    named = ", ".join(shown(v) for v in values[:limit])
+    return named if limit is None or len(values) <= limit else f"{named} and {len(values) - limit:,} more"
+
+
+def plain_list(values, limit: int | None = None) -> str:
+    """Several values, each escaped, separated by commas (the first `limit`, then "and K more")."""
+    return listed(values, limit, plain)

@@ -280,6 +280,7 @@ def _load_cancellably(db: Path, uploads: list[Upload], limit_mb: int) -> UploadO
     """
     cancel = threading.Event()
     done: list[UploadOutcome] = []
+
     def run() -> None:
         try:
             done.append(load_uploads(db, uploads, limit_mb, cancel))

@@ -16,7 +16,7 @@ from opslens.access import Access
 from opslens.app import auth, data
 from opslens.app.state import describe
 from opslens.app.text import plain
-from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, chart_bytes
+from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, TOP_MARKETS, chart_bytes
 from opslens.export import MIME_TYPES, file_name, table_bytes
 from opslens.queries import RULES, Filters
 
@@ -121,6 +121,14 @@ def _all_zero(frame: pl.DataFrame) -> bool:
     return False
 
 
+def top_caption(hidden: int, ranked_by: str, summed: bool, complete_in: str = "the download") -> None:
+    """Under a per-market chart that draws only the top markets (charts.top_n): say which, and where the rest are."""
+    if not hidden:
+        return
+    rest = f"the other {hidden:,} are summed in “Other”" if summed else f"the other {hidden:,} are not drawn"
+    st.caption(f"Drawn: the {TOP_MARKETS} markets with the most {ranked_by}; {rest}. {complete_in} has every market.")
+
+
 def tile(column, label: str, value: str, change: float | None, delta: str | None, help_text: str) -> None:
     """A headline number with its change since the previous snapshot: red when it grew, grey when flat.
 
@@ -154,7 +162,9 @@ def drill_choice(
         st.session_state[f"{key}-clicked"] = clicked
         if clicked is not None:
             st.session_state[key] = clicked
-    return st.selectbox(label, options, index=None, key=key, format_func=format_func, placeholder="Choose…")
+    return st.selectbox(
+        label, options, index=None, key=key, format_func=format_func, placeholder="Choose…", filter_mode="contains"
+    )
 
 
 ORDER_COLUMNS = {

@@ -125,8 +125,9 @@ def open_sources(
             problems.add(layout)
             continue
         key, size, rows = layout
-        if budget.over or not (budget.add_bytes(str(paths[index]), size, problems)
-                               and budget.add_rows(str(paths[index]), rows, problems)):
+        if budget.over or not (
+            budget.add_bytes(str(paths[index]), size, problems) and budget.add_rows(str(paths[index]), rows, problems)
+        ):
             return []
         groups.setdefault(key, []).append(index)
     for index in csv_files:

@@ -139,9 +139,7 @@ def check_source(
     con.sql(f"create or replace temp {kind_of_relation} {checked} as {_typed_select(contract, source)}")
     checks = _checks(contract, source.columns, kind, latest_snapshot)
     odd = _odd_text_columns(con, checked, [c.name for c in contract if c.kind == "text" and c.name in source.columns])
-    checks += [
-        _Check(c, f"regexp_matches({c}, '{CONTROL_CHARACTERS}')", CONTROL_MESSAGE, c) for c in odd["control"]
-    ]
+    checks += [_Check(c, f"regexp_matches({c}, '{CONTROL_CHARACTERS}')", CONTROL_MESSAGE, c) for c in odd["control"]]
     warn_checks = [_Check(c, f"regexp_matches({c}, '{INVISIBLE_CHARACTERS}')", "", c) for c in odd["invisible"]]
     before = len(problems.items) + problems.more
     counts = con.sql(
@@ -266,9 +264,7 @@ def _convert(name: str, raw_type: str, kind: str, text: str) -> str:
     return f"try_cast({name} as {SQL_TYPES[kind]})"
 
 
-def _checks(
-    contract: tuple[Column, ...], columns: dict[str, str], kind: str, latest_snapshot: dt.date
-) -> list[_Check]:
+def _checks(contract: tuple[Column, ...], columns: dict[str, str], kind: str, latest_snapshot: dt.date) -> list[_Check]:
     """Every rule in report order: each column's type and required value, then SPEC §1's row rules."""
     checks = []
     for column in contract:

@@ -46,7 +46,8 @@ final as (
         coalesce(u.unbilled_mrr, 0)::double as unbilled_mrr,
         r.is_total
     from with_total r
-    left join durations d on d.is_total = r.is_total and (r.is_total or d.market = r.market)
-    left join unbilled_totals u on u.is_total = r.is_total and (r.is_total or u.market = r.market)
+    -- equality joins (the total rows have market NULL there): an OR here made a nested loop, 5 s at 10,000 markets
+    left join durations d on d.is_total = r.is_total and d.market is not distinct from if(r.is_total, null, r.market)
+    left join unbilled_totals u on u.is_total = r.is_total and u.market is not distinct from if(r.is_total, null, r.market)
 )
 select * from final order by is_total, market
