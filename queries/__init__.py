@@ -69,6 +69,7 @@ class Filters:
         if markets is None:
             return self.scope
         return tuple(market for market in markets if market in self.scope)
+
     # Flow and forecasts (SPEC §6): days ahead, and days of history up to S; None = the defaults
     horizon: int | None = None
     history: int | None = None
