@@ -138,6 +138,25 @@ def _v4_latest_as_of_tables_and_market_days(con: duckdb.DuckDBPyConnection) -> N
     con.sql(f"insert into market_days {MARKET_DAYS_SELECT}", params={"dates": None})
 
 
+def _v5_stage_exits(con: duckdb.DuckDBPyConnection) -> None:
+    """Each change of stage with the days spent in the stage left, so service levels never self-join the history."""
+    con.sql(
+        """
+        create table stage_exits (   -- one row per snapshot row in another stage than the order's previous row
+            left_on DATE NOT NULL,       -- the row's snapshot date: the first snapshot showing the order gone
+            order_id VARCHAR NOT NULL,
+            market VARCHAR NOT NULL,     -- market, product and segment of the leaving row
+            product VARCHAR,
+            segment VARCHAR,
+            stage VARCHAR NOT NULL,      -- the stage left: the previous row's stage
+            next_stage VARCHAR NOT NULL, -- the row's stage
+            days_in_stage INTEGER NOT NULL  -- left_on - the date the order entered the stage it left
+        )
+        """
+    )
+    con.sql(f"insert into stage_exits {STAGE_EXITS_SELECT}", params={"dates": None})
+
+
 @dataclass(frozen=True)
 class LatestAsOf:
     """The snapshot rows that can be an order's latest row as of some S in one population.
@@ -182,12 +201,30 @@ STAGE_DAYS_SELECT = """
     group by all
 """
 
+# The stage_exits rows leaving on some snapshot dates ($dates; NULL = all), from the snapshot rows: each
+# row whose stage differs from its previous row's, with the days since it entered the stage it left
+# (date(stage_entered_at) of the previous row when given, else that row's run start). An exit on d
+# depends on the rows at d and on their previous rows, whose changes always change a row at d too
+# (its previous stage or its previous row), so ingest recomputes the dates whose rows it changed.
+STAGE_EXITS_SELECT = """
+    select
+        s.snapshot_date, s.order_id, s.market, s.product, s.segment, s.previous_stage, s.stage,
+        s.snapshot_date - coalesce(p.stage_entered_at::date, p.stage_run_start)
+    from snapshots s
+    join snapshots p on p.order_id = s.order_id and p.next_snapshot_date = s.snapshot_date
+    where s.previous_stage <> s.stage
+      and ($dates is null or list_contains($dates, s.snapshot_date))
+      and ($dates is null or list_contains($dates, p.next_snapshot_date))
+    order by s.snapshot_date
+"""
+
 # Ordered forward migrations: (version, name, function). Append, never edit an applied one.
 MIGRATIONS: list[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (1, "initial schema", _v1_initial_schema),
     (2, "previous stage and daily stage counts", _v2_flows_and_daily_aggregate),
     (3, "each order's latest row", _v3_latest_rows),
     (4, "latest-as-of tables, market days, narrow latest rows", _v4_latest_as_of_tables_and_market_days),
+    (5, "stage exits with days in stage", _v5_stage_exits),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

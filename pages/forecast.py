@@ -1,5 +1,7 @@
 """Forecast: installs ahead, when each stage's backlog clears, service levels, and the orders about to breach them."""
 
+from dataclasses import replace
+
 import polars as pl
 import streamlit as st
 
@@ -7,9 +9,13 @@ from opslens import charts
 from opslens.app import data, fmt, state, widgets
 from opslens.app.text import plain
 from opslens.contract import OPEN_STAGES
+from opslens.queries.forecast import PAGE_MARKETS
 
 state.forecast_pickers()
-filters = state.forecast_filters()
+# The simulations run per market: with more than PAGE_MARKETS markets in view, only the busiest are
+# simulated and shown besides ALL (which counts every market); the export has them all.
+filters = replace(state.forecast_filters(), top_markets=PAGE_MARKETS)
+markets_in_view = len(filters.markets or data.choices()[1]["markets"])
 st.title("Forecast")
 st.caption(
     f"Installs in the next {filters.horizon} days, backlog clearance and service levels, learnt from the last"
@@ -44,11 +50,13 @@ tiles[2].metric(
 )
 tiles[3].metric(f"Installs in the last {total['history_days']} days", fmt.count(total["installs_in_history"]))
 markets = forecast.filter(pl.col("market") != "ALL")
+busiest = markets.height == PAGE_MARKETS < markets_in_view  # only the busiest markets were simulated
 figure = charts.grouped_bars(
     markets,
     "market",
     {"installs_at_least_95": "At least (95%)", "installs_at_least_85": "At least (85%)", "installs_p50": "P50"},
-    f"Installs expected in the next {filters.horizon} days, per market",
+    f"Installs expected in the next {filters.horizon} days, per market"
+    + (f" (the {PAGE_MARKETS} with the most installs)" if busiest else ""),
     "Market",
     "Installs",
 )
@@ -58,6 +66,12 @@ st.caption(
     " 85% sure means the realised count reached this number in 85% of the simulated futures."
     " How well that held in the past: `opslens export install_forecast_calibration`."
 )
+if busiest:
+    st.caption(
+        f"Per market: the {PAGE_MARKETS} markets with the most installs in the last {total['history_days']} days,"
+        f" of {markets_in_view:,} in this view; ALL counts every market. Pick markets in the sidebar to see"
+        " others, or export every market with `opslens export install_forecast`."
+    )
 widgets.downloads("install_forecast", filters, forecast, figure, key="forecast-installs")
 st.dataframe(
     forecast,
@@ -115,9 +129,15 @@ if never.height:
         + f" (no order left in the last {filters.history} days' whole weeks).",
         icon=":material/block:",
     )
+per_market = clearance.filter(pl.col("market") != "ALL")
 with st.expander("Per market"):
+    if per_market["market"].n_unique() == PAGE_MARKETS < markets_in_view:
+        st.caption(
+            f"The {PAGE_MARKETS} markets with the most open orders, of {markets_in_view:,} in this view; ALL above"
+            " counts every market. Every market: `opslens export backlog_clearance`."
+        )
     st.dataframe(
-        widgets.readable(clearance.filter(pl.col("market") != "ALL").with_columns(pl.col("status").replace(notes))),
+        widgets.readable(per_market.with_columns(pl.col("status").replace(notes))),
         hide_index=True,
         column_config=clearance_columns,
     )

@@ -69,9 +69,13 @@ class Filters:
         if markets is None:
             return self.scope
         return tuple(market for market in markets if market in self.scope)
+
     # Flow and forecasts (SPEC §6): days ahead, and days of history up to S; None = the defaults
     horizon: int | None = None
     history: int | None = None
+    # install_forecast and backlog_clearance simulate at most this many markets (the busiest) besides
+    # ALL, which still counts every market; None: every market (queries/forecast.py, `top_markets`)
+    top_markets: int | None = None
 
     def with_drill(
         self,
@@ -117,13 +121,15 @@ def dataset(
     compare_to: dt.date | None = None,
     horizon: int | None = None,
     history: int | None = None,
+    top_markets: int | None = None,
 ) -> pl.DataFrame:
     """The named dataset as of a snapshot (default: the store's latest) under the given filters.
 
     `scope` limits it to the markets a user may see (SPEC §4), as the app does for a signed-in user.
     `compare_to` is the comparison date of the datasets about what changed (queries.COMPARISONS);
     see `comparison_date` for its default and which dates are accepted. `horizon` and `history` are the
-    days ahead and behind of the forecasts (SPEC §6).
+    days ahead and behind of the forecasts (SPEC §6); `top_markets` limits their per-market rows to
+    the busiest markets (see queries/forecast.py).
     """
     filters = Filters(
         as_of=as_of,
@@ -138,6 +144,7 @@ def dataset(
         compare_to=compare_to,
         horizon=horizon,
         history=history,
+        top_markets=top_markets,
     )
     return fetch(name, _resolve(db), filters, thresholds)
 
@@ -163,6 +170,7 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
             "stall_limits": [limits[stage] for stage in OPEN_STAGES],
             "horizon": horizon,
             "history": history,
+            "top_markets": forecast.checked_top_markets(filters.top_markets),
         }
         if name in COMPARISONS:
             params["compare_to"] = comparison_date(con, as_of, filters.compare_to)

@@ -24,6 +24,9 @@ DEFAULT_HISTORY = 56  # days of history up to S (SPEC §6)
 MIN_HISTORY_DAYS = 7 * mc.MIN_WEEKS  # shorter history: no forecast, and the page says how much is needed
 LEVELS = (0.5, 0.85, 0.95)
 ALL = "ALL"
+# The Forecast page simulates at most this many markets besides ALL (`top_markets`): each market's
+# simulations take milliseconds, so 10,000 markets would take minutes (docs/benchmarks.md).
+PAGE_MARKETS = 20
 
 FORECAST_SCHEMA = {
     "market": pl.String,
@@ -71,16 +74,32 @@ CLEARANCE_STATUS = {
 }
 
 
+def checked_top_markets(value: object) -> int | None:
+    """`top_markets` as given (None: every market), or ValueError unless a whole number from 1."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"top_markets must be a whole number from 1, or None for every market, not {value!r}")
+    return value
+
+
 def install_forecast(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:
-    """Per market, then ALL: installs in (S, S + horizon] at 50/85/95% from the history's daily installs."""
+    """Per market, then ALL: installs in (S, S + horizon] at 50/85/95% from the history's daily installs.
+
+    With `top_markets` = N and more markets in the view, only the N with the most installs in the
+    history window have a row (ties: by name); ALL still sums every market, and a market's numbers
+    are the same either way (its simulation depends on its own counts only).
+    """
     as_of, horizon, history = params["as_of"], params["horizon"], params["history"]
     first = _history_start(con, as_of, history, params["markets"])
     if first is None:
         return pl.DataFrame(schema=FORECAST_SCHEMA)
     history_days = (as_of - first).days + 1
-    daily = _daily_installs(con, params, [as_of], history, first, as_of)
+    daily = _daily_installs(con, params, [as_of], history, first, as_of).get(as_of, {})
+    markets = _markets(con, params["markets"], first, as_of)
+    shown = _busiest(markets, {m: sum(daily.get(m, {}).values()) for m in markets}, params.get("top_markets"))
     rows = []
-    for market, series in _with_total(daily.get(as_of, {}), _markets(con, params["markets"], first, as_of)):
+    for market, series in _with_total(daily, markets):
+        if market != ALL and market not in shown:
+            continue
         counts = _array(series, first, history_days)
         quantiles = _forecast(counts, horizon) if history_days >= MIN_HISTORY_DAYS else (None,) * 3
         rows.append((market, horizon, *quantiles, history_days, int(counts.sum()), MIN_HISTORY_DAYS))
@@ -135,29 +154,41 @@ def install_forecast_calibration(backtest: pl.DataFrame) -> pl.DataFrame:
 
 
 def backlog_clearance(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.DataFrame:
-    """Per market (then ALL) and open stage: when the orders open in it at S will have left it."""
+    """Per market (then ALL) and open stage: when the orders open in it at S will have left it.
+
+    With `top_markets` = N and more markets in the view, only the N with the most orders open in
+    the open stages at S have rows (ties: by name); ALL still counts every market.
+    """
     as_of, history = params["as_of"], params["history"]
     first = _history_start(con, as_of, history, params["markets"])
     if first is None:
         return pl.DataFrame(schema=CLEARANCE_SCHEMA)
     history_days = (as_of - first).days + 1
     inputs = run(con, sql_text("clearance_inputs"), params, "clearance_inputs")
-    open_now: dict[tuple[str, str], int] = {}
-    left: dict[tuple[str, str], dict[dt.date, int]] = {}
-    for kind, market, stage, day, orders in inputs.iter_rows():
+    is_open = pl.col("kind") == "open"
+    sizes = inputs.group_by("market").agg(pl.col("orders").filter(is_open).sum())  # open in the open stages
+    markets = sorted(sizes["market"].to_list())
+    shown = _busiest(markets, dict(sizes.iter_rows()), params.get("top_markets"))
+    # the shown markets' counts, then every market's summed (market None: the ALL row)
+    totals = inputs.group_by("kind", "stage", "snapshot_date").agg(pl.col("orders").sum())
+    counts = pl.concat(
+        [
+            inputs.filter(pl.col("market").is_in(list(shown))),
+            totals.select("kind", pl.lit(None, pl.String).alias("market"), "stage", "snapshot_date", "orders"),
+        ]
+    )
+    open_now: dict[tuple[str | None, str], int] = {}
+    left: dict[tuple[str | None, str], dict[dt.date, int]] = {}
+    for kind, market, stage, day, orders in counts.iter_rows():
         if kind == "open":
             open_now[(market, stage)] = orders
         else:
             left.setdefault((market, stage), {})[day] = orders
-    markets = sorted({m for m, _ in open_now} | {m for m, _ in left})
     rows = []
-    for market in [*markets, ALL] if markets else []:
+    for market, key in [*((m, m) for m in markets if m in shown), (ALL, None)] if markets else []:
         for stage in OPEN_STAGES:
-            keys = [(m, stage) for m in markets] if market == ALL else [(market, stage)]
-            backlog = sum(open_now.get(k, 0) for k in keys)
-            series = _summed(left.get(k, {}) for k in keys)
-            exits = _array(series, first, history_days)
-            rows.append(_clearance_row(market, stage, backlog, exits, as_of, history_days))
+            exits = _array(left.get((key, stage), {}), first, history_days)
+            rows.append(_clearance_row(market, stage, open_now.get((key, stage), 0), exits, as_of, history_days))
     return pl.DataFrame(rows, schema=CLEARANCE_SCHEMA, orient="row")
 
 
@@ -176,6 +207,13 @@ def _clearance_row(market: str, stage: str, backlog: int, exits: np.ndarray, as_
         status = "clears" if days[-1] is not None else "beyond_a_year"
     dates = [None if d is None else as_of + dt.timedelta(days=d) for d in days]
     return (market, stage, backlog, int(exits.sum()), history_days, *days, *dates, status)
+
+
+def _busiest(markets: list[str], size: dict[str, int], top: int | None) -> set[str]:
+    """The `top` markets of the largest size (ties: by name); all of them when top is None or not fewer."""
+    if top is None or len(markets) <= top:
+        return set(markets)
+    return set(sorted(markets, key=lambda m: (-size[m], m))[:top])
 
 
 def _forecast(counts: np.ndarray, horizon: int, method: str = "trend"):

@@ -110,14 +110,16 @@ def days_to_clear(daily: np.ndarray, backlog: int, rng: np.random.Generator) -> 
     weeks = min(MAX_CLEAR_WEEKS, 2 * math.ceil(backlog / weekly.mean()) + 1)
     while True:
         picks = rng.integers(0, len(blocks), (TRIALS, weeks))
-        running = np.cumsum(weekly[picks], axis=1)
-        cleared = running[:, -1] >= backlog
+        # running totals week by week, a row of all trials per week: cumulating rows is vectorised
+        running = np.cumsum(weekly[picks.T], axis=0)
+        cleared = running[-1] >= backlog
         if cleared.all() or weeks == MAX_CLEAR_WEEKS:
             break
         weeks = min(MAX_CLEAR_WEEKS, 2 * weeks)
-    week = (running >= backlog).argmax(axis=1)
+    # the first week whose running total reaches the backlog: totals only grow, so count those below
+    week = np.where(cleared, (running < backlog).sum(axis=0), 0)
     trial = np.arange(TRIALS)
-    before = np.where(week > 0, running[trial, week - 1], 0)
+    before = np.where(week > 0, running[week - 1, trial], 0)
     within_week = np.cumsum(blocks, axis=1)[picks[trial, week]]
     day = (within_week >= (backlog - before)[:, None]).argmax(axis=1)
     return np.where(cleared, 7 * week + day + 1, np.inf)

@@ -152,7 +152,15 @@ def _store_rows(path) -> dict[str, list[tuple]]:
     try:
         return {
             table: con.sql(f"select * from {table} order by all").fetchall()
-            for table in ("snapshots", "latest_rows", "invoiced_rows", "ready_rows", "stage_days", "market_days")
+            for table in (
+                "snapshots",
+                "latest_rows",
+                "invoiced_rows",
+                "ready_rows",
+                "stage_days",
+                "market_days",
+                "stage_exits",
+            )
         }
     finally:
         con.close()
@@ -201,7 +209,7 @@ def test_a_load_in_small_chunks_equals_one_in_a_single_chunk(tmp_path, monkeypat
 
 
 def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path):
-    """Migrations 2 to 4 fill previous_stage and every derived table for stores that predate them."""
+    """Migrations 2 to 5 fill previous_stage and every derived table for stores that predate them."""
     data = generate(seed=2, orders=300, days=12, markets=3)
     source = tmp_path / "snapshots.parquet"
     data.snapshots.write_parquet(source)
@@ -210,7 +218,7 @@ def test_a_version_1_store_is_upgraded_with_its_derived_data_backfilled(tmp_path
     downgraded = tmp_path / "v1.duckdb"
     ingest_files(downgraded, [source])
     con = duckdb.connect(str(downgraded))
-    for table in ("latest_rows", "stage_days", "invoiced_rows", "ready_rows", "market_days"):
+    for table in ("latest_rows", "stage_days", "invoiced_rows", "ready_rows", "market_days", "stage_exits"):
         con.sql(f"drop table {table}")
     con.sql("alter table snapshots drop column previous_stage")
     con.sql("delete from schema_migrations where version >= 2")

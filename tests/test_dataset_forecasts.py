@@ -279,3 +279,27 @@ def test_calibration_on_generated_data(tmp_path):
     calibration = dataset("install_forecast_calibration", db)
     assert calibration["market"].to_list()[-1] == "ALL"
     assert calibration["cases"].sum() == backtest.height
+
+
+def test_top_markets_keeps_the_busiest_markets_numbers_and_the_whole_all_row(flow_db):
+    # installs in the window: NORTH 56, SOUTH 1; open in open stages at S: NORTH 13 (I0328a, I0328b,
+    # W1, Q1-Q10), SOUTH 2 (X3, X4). One market shown: NORTH; ALL still counts SOUTH.
+    full = by_key(dataset("install_forecast", flow_db, history=28), "market")
+    top = by_key(dataset("install_forecast", flow_db, history=28, top_markets=1), "market")
+    assert list(top) == ["NORTH", "ALL"]
+    assert top == {m: full[m] for m in ("NORTH", "ALL")} and top["ALL"]["installs_in_history"] == 57
+    clearance = dataset("backlog_clearance", flow_db, history=28)
+    kept = dataset("backlog_clearance", flow_db, history=28, top_markets=1)
+    assert kept["market"].unique(maintain_order=True).to_list() == ["NORTH", "ALL"]
+    assert kept.equals(clearance.filter(pl.col("market") != "SOUTH"))
+    assert by_key(kept.filter(pl.col("market") == "ALL"), "stage")["scheduled"]["open_orders"] == 11  # with X4
+    # as many markets as allowed, or more allowed: every market
+    assert dataset("install_forecast", flow_db, history=28, top_markets=2).equals(
+        dataset("install_forecast", flow_db, history=28)
+    )
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
+def test_top_markets_is_checked(flow_db, value):
+    with pytest.raises(ValueError, match="top_markets must be a whole number from 1"):
+        dataset("install_forecast", flow_db, top_markets=value)

@@ -12,7 +12,9 @@ import pytest
 from apptest_harness import chart_spec, infos, main_captions, metrics, records, rerun, run_page, sidebar_warnings, table
 
 from opslens.charts import stage_label
+from opslens.cli import main
 from opslens.queries import dataset
+from opslens.queries.forecast import PAGE_MARKETS
 
 FORECAST_COLUMNS = ["market", "horizon_days", "installs_p50", "installs_at_least_85", "history_days"]
 
@@ -89,3 +91,51 @@ def test_ageing_dots_and_drill_down_to_the_orders_beyond_sle85(demo_db, monkeypa
     listed = table(at, tables_before, ["order_id", "age_in_stage_days"])
     assert [r["order_id"] for r in listed] == breaching["order_id"].to_list()
     assert all(r["age_in_stage_days"] > sle["sle_p85_days"] for r in listed)
+
+
+@pytest.fixture(scope="module")
+def many_markets_db(tmp_path_factory):
+    """A generated store with more markets than the page simulates (PAGE_MARKETS)."""
+    path = tmp_path_factory.mktemp("many") / "many.duckdb"
+    markets = 3 * PAGE_MARKETS
+    assert main(["demo", "--db", str(path), "--orders", "3000", "--days", "35", "--markets", str(markets)]) == 0
+    return path
+
+
+def test_with_many_markets_the_busiest_are_shown_with_unchanged_numbers(many_markets_db, monkeypatch):
+    db = many_markets_db
+    in_view = len(dataset("snapshot_rows", db=db)["market"].unique())
+    assert in_view > PAGE_MARKETS
+    at = run_page("forecast", db, monkeypatch)
+    forecast = dataset("install_forecast", db=db)  # every market, as the CLI exports it
+    per_market = forecast.filter(pl.col("market") != "ALL").sort(
+        "installs_in_history", "market", descending=[True, False]
+    )
+    busiest = per_market["market"][:PAGE_MARKETS].to_list()
+    assert per_market["installs_in_history"][PAGE_MARKETS - 1] > per_market["installs_in_history"][-1]  # a real cut
+    expected = forecast.filter(pl.col("market").is_in(busiest) | (pl.col("market") == "ALL"))
+    assert table(at, 0, FORECAST_COLUMNS) == records(expected, FORECAST_COLUMNS)
+    assert metrics(at)["At least, 85% sure"] == f"{forecast.row(-1, named=True)['installs_at_least_85']:,}"
+    captions = main_captions(at)
+    assert any(f"the {PAGE_MARKETS} markets with the most installs" in c and f"of {in_view:,}" in c for c in captions)
+    assert len(chart_spec(at, "forecast-installs")["data"][0]["x"]) == PAGE_MARKETS
+
+    clearance = dataset("backlog_clearance", db=db)
+    open_per_market = (
+        clearance.filter(pl.col("market") != "ALL")
+        .group_by("market")
+        .agg(pl.col("open_orders").sum())
+        .sort("open_orders", "market", descending=[True, False])
+    )
+    fullest = open_per_market["market"][:PAGE_MARKETS].to_list()
+    columns = ["market", "stage", "open_orders", "left_in_history", "clear_by_85", "clear_by_95"]
+    assert table(at, 1, columns) == records(clearance.filter(pl.col("market") == "ALL"), columns)
+    assert table(at, 2, columns) == records(clearance.filter(pl.col("market").is_in(fullest)), columns)
+    assert any(f"The {PAGE_MARKETS} markets with the most open orders, of {in_view:,}" in c for c in captions)
+
+
+def test_a_market_filter_shows_every_picked_market_without_the_note(many_markets_db, monkeypatch):
+    picked = sorted(dataset("snapshot_rows", db=many_markets_db)["market"].unique())[:3]
+    at = run_page("forecast", many_markets_db, monkeypatch, {"market": picked})
+    assert [r["market"] for r in table(at, 0, ["market"])] == [*picked, "ALL"]
+    assert not any("markets with the most" in c for c in main_captions(at))

@@ -11,8 +11,8 @@ written once, joined with their derived columns, and stored rows whose derived c
 anchor's `next_snapshot_date`, later rows after a backfill) are updated in place. Appending a new day
 therefore writes one row per order and updates one, however long the history.
 
-`latest_rows`, the LATEST_AS_OF tables, `stage_days` and `market_days` are kept up in the same
-transaction, for the touched orders or the changed dates only.
+`latest_rows`, the LATEST_AS_OF tables, `stage_days`, `market_days` and `stage_exits` are kept up in
+the same transaction, for the touched orders or the changed dates only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,15 @@ from opslens.contract import FOOTPRINT_NAMES, SNAPSHOT_NAMES
 from opslens.ingest.problems import IngestRejected, ProblemList
 from opslens.ingest.read import FILE, ROW
 from opslens.ingest.validate import check_duplicates
-from opslens.store import LATEST_AS_OF, MARKET_DAYS_SELECT, STAGE_DAYS_SELECT, LatestAsOf, scalar, transaction
+from opslens.store import (
+    LATEST_AS_OF,
+    MARKET_DAYS_SELECT,
+    STAGE_DAYS_SELECT,
+    STAGE_EXITS_SELECT,
+    LatestAsOf,
+    scalar,
+    transaction,
+)
 
 SNAPSHOT_LIST = ", ".join(SNAPSHOT_NAMES)
 # Rows are loaded in chunks of consecutive snapshot dates, so that deriving and joining stay in memory:
@@ -243,7 +251,11 @@ def _write_rows(con: duckdb.DuckDBPyConnection, chunk: dict[str, dt.date], in_da
 
 
 def _keep_up_derived_tables(con: duckdb.DuckDBPyConnection, chunk: dict[str, dt.date], first_load: bool) -> None:
-    """latest_rows and the LATEST_AS_OF tables for the touched orders; stage_days, market_days for the changed dates."""
+    """latest_rows and the LATEST_AS_OF tables for the touched orders; the per-date tables for the changed dates.
+
+    The changed dates are those of every tail row after the anchors and of every removed row: a row
+    whose previous row changed is itself a tail row, so its date is among them (see STAGE_EXITS_SELECT).
+    """
     con.sql("delete from latest_rows where order_id in (select order_id from touched)")
     con.sql(
         """
@@ -259,6 +271,8 @@ def _keep_up_derived_tables(con: duckdb.DuckDBPyConnection, chunk: dict[str, dt.
     con.sql(f"insert into stage_days {STAGE_DAYS_SELECT}", params={"dates": dates})
     con.sql("delete from market_days where list_contains($dates, snapshot_date)", params={"dates": dates})
     con.sql(f"insert into market_days {MARKET_DAYS_SELECT}", params={"dates": dates})
+    con.sql("delete from stage_exits where list_contains($dates, left_on)", params={"dates": dates})
+    con.sql(f"insert into stage_exits {STAGE_EXITS_SELECT}", params={"dates": dates})
 
 
 def _keep_up_latest_as_of(

@@ -251,21 +251,13 @@ create or replace temp macro opslens_history_start(as_of, history, markets) as (
 -- another stage than the order's own previous row (backlog_flow's outflow), with the days the order
 -- had spent in the stage it left: d - the date it entered it (date(stage_entered_at) of the previous
 -- row when given, else that row's stage_run_start), i.e. days in stage up to the snapshot that
--- first shows it gone. Market, product and segment are the leaving row's.
+-- first shows it gone. Market, product and segment are the leaving row's. Reads stage_exits, kept by
+-- ingest (opslens/store.py STAGE_EXITS_SELECT), so the history is never joined with itself.
 create or replace temp macro opslens_stage_leavers(as_of, history, markets, products, segments) as table
-    select
-        s.order_id,
-        s.market,
-        s.previous_stage as stage,
-        s.snapshot_date as left_on,
-        s.snapshot_date - coalesce(p.stage_entered_at::date, p.stage_run_start) as days_in_stage
-    from snapshots s
-    join snapshots p on p.order_id = s.order_id and p.next_snapshot_date = s.snapshot_date
-    join stages st on st.stage = s.previous_stage
-    where s.snapshot_date >= opslens_history_start(as_of, history, markets)
-      and s.snapshot_date <= as_of
-      and p.next_snapshot_date >= opslens_history_start(as_of, history, markets)
-      and p.next_snapshot_date <= as_of
-      and s.previous_stage <> s.stage
+    select e.order_id, e.market, e.stage, e.left_on, e.days_in_stage
+    from stage_exits e
+    join stages st on st.stage = e.stage
+    where e.left_on >= opslens_history_start(as_of, history, markets)
+      and e.left_on <= as_of
       and st.is_open
-      and opslens_passes(markets, products, segments, s.market, s.product, s.segment);
+      and opslens_passes(markets, products, segments, e.market, e.product, e.segment);

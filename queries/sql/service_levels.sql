@@ -16,15 +16,15 @@ per_group as (
     group by grouping sets ((market, stage), (stage))
 ),
 markets_shown as (
-    select market, false as is_total from leavers
+    select market, false as is_total, market as group_market from leavers
     union
-    select market, false from market_days
+    select market, false, market from market_days
     where snapshot_date = $as_of and ($markets is null or list_contains($markets, market))
 ),
 with_total as (
     select * from markets_shown
     union all
-    select 'ALL', true where exists (select 1 from markets_shown)
+    select 'ALL', true, null where exists (select 1 from markets_shown)
 ),
 final as (
     select
@@ -39,7 +39,8 @@ final as (
         st.stage_index
     from with_total m
     cross join stages st
-    left join per_group g on g.stage = st.stage and g.is_total = m.is_total and (m.is_total or g.market = m.market)
+    left join per_group g  -- equalities only, so a hash join however many markets (ALL's group has no market)
+      on g.stage = st.stage and g.is_total = m.is_total and g.market is not distinct from m.group_market
     where st.is_open
 )
 select * from final order by is_total, market, stage_index
