@@ -8,8 +8,8 @@ import streamlit as st
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
 from opslens.app.text import plain
+from opslens.charts import TOP_MARKETS as PAGE_MARKETS  # the per-market charts' limit, here too
 from opslens.contract import OPEN_STAGES
-from opslens.queries.forecast import PAGE_MARKETS
 
 state.forecast_pickers()
 # The simulations run per market: with more than PAGE_MARKETS markets in view, only the busiest are

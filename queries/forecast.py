@@ -24,9 +24,6 @@ DEFAULT_HISTORY = 56  # days of history up to S (SPEC §6)
 MIN_HISTORY_DAYS = 7 * mc.MIN_WEEKS  # shorter history: no forecast, and the page says how much is needed
 LEVELS = (0.5, 0.85, 0.95)
 ALL = "ALL"
-# The Forecast page simulates at most this many markets besides ALL (`top_markets`): each market's
-# simulations take milliseconds, so 10,000 markets would take minutes (docs/benchmarks.md).
-PAGE_MARKETS = 20
 
 FORECAST_SCHEMA = {
     "market": pl.String,

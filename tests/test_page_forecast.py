@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 from apptest_harness import chart_spec, infos, main_captions, metrics, records, rerun, run_page, sidebar_warnings, table
 
+from opslens.charts import TOP_MARKETS as PAGE_MARKETS
 from opslens.charts import stage_label
 from opslens.cli import main
 from opslens.queries import dataset
-from opslens.queries.forecast import PAGE_MARKETS
 
 FORECAST_COLUMNS = ["market", "horizon_days", "installs_p50", "installs_at_least_85", "history_days"]
 
