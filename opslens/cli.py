@@ -22,7 +22,7 @@ from opslens import access, audit, config, writer
 from opslens.contract import STAGES
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
-from opslens.queries import DATASETS, RULES, FilterError, Filters, fetch
+from opslens.queries import DATASETS, RULES, FilterError, Filters, fetch, snapshot_dates
 from opslens.queries.db import QueryTimeout
 from opslens.serve import serve
 from opslens.store import StoreError
@@ -325,7 +325,10 @@ def _export(args: argparse.Namespace) -> int:
         if outside:
             print(f"opslens export: market(s) {', '.join(outside)} not available to {user.email}", file=sys.stderr)
     filters = replace(filters, compare_to=args.compare_to, horizon=args.horizon, history=args.history)
-    frame = fetch(args.dataset, config.db_path(args.db), filters)
+    store = config.db_path(args.db)
+    if filters.as_of is None:  # the latest snapshot, named: the file says which day it is (name, about, metadata)
+        filters = replace(filters, as_of=next(iter(snapshot_dates(store)), None))
+    frame = fetch(args.dataset, store, filters)
     meta = {"dataset": args.dataset, **filters.described()}
     if args.as_user:
         meta["as_user"] = user.email
