@@ -12,6 +12,7 @@ layout properties instead of a full named template (which Plotly copies into eve
 from __future__ import annotations
 
 import html
+import re
 
 import plotly.graph_objects as go
 import polars as pl
@@ -432,19 +433,94 @@ def ageing_dots(
     )
 
 
+# "(click a bar to list its orders)": how to use a chart in the app, not part of its title in a file.
+_INTERACTION_HINT = re.compile(r"\s*\((?:click|tap|select|hover)\b[^()]*\)", re.IGNORECASE)
+_EXPORT_STANDOFF = 14  # px between an axis title and its tick labels ("Stage" and "Awaiting appointment")
+_PDF_BOTTOM_SLACK = 24  # px: Chromium's print of the figure runs a little past the page at the bottom
+
+
+def _export_title(figure: go.Figure) -> str:
+    """The figure's title as a file shows it: without the app's interaction hint."""
+    return _INTERACTION_HINT.sub("", figure.layout.title.text or "").strip()
+
+
+def _plain_title(title: str) -> str:
+    """A Plotly title (which may hold <br>, <b>, entities) as plain text, for a document title."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", title)).split()) or "Ops Lens chart"
+
+
+def _pdf_string(text: str) -> bytes:
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
+
+
+def _pdf_titled(pdf: bytes, title: str) -> bytes:
+    """The PDF with `title` as its document title instead of "Kaleido-fier" (the <title> of the page
+    Kaleido prints through Chromium). Written as an incremental update (PDF 1.7, 7.5.6): a new Info
+    dictionary, an xref section for it and a trailer pointing back to the original, which stays
+    byte for byte. A PDF not in the expected shape is returned as it was."""
+    end = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", pdf)
+    trailer_at = pdf.rfind(b"trailer")
+    if end is None or trailer_at < 0:
+        return pdf
+    trailer = pdf[trailer_at : end.start()]
+    size, root = re.search(rb"/Size (\d+)", trailer), re.search(rb"/Root (\d+ \d+ R)", trailer)
+    if size is None or root is None:
+        return pdf
+    info = re.search(rb"/Info (\d+) (\d+) R", trailer)
+    entries = b""
+    if info:
+        found = re.search(rb"\n" + info.group(1) + rb" " + info.group(2) + rb" obj\s*<<(.*?)>>\s*endobj", pdf, re.S)
+        if found:  # keep the creator, producer and dates; drop the old title
+            old = rb"/(?:Title|Creator)\s*(?:\((?:\\.|[^\\)])*\)|<[^>]*>)"
+            entries = re.sub(old, b"", found.group(1)).strip()
+    number = int(size.group(1))
+    body = pdf if pdf.endswith(b"\n") else pdf + b"\n"
+    obj = b"%d 0 obj\n<</Title %s /Creator (Ops Lens) %s>>\nendobj\n" % (number, _pdf_string(title), entries)
+    xref_at = len(body) + len(obj)
+    xref = b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \n" % (number, len(body))
+    tail = b"trailer\n<</Size %d /Root %s /Info %d 0 R /Prev %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        number + 1,
+        root.group(1),
+        number,
+        end.group(1),
+        xref_at,
+    )
+    return body + obj + xref + tail
+
+
+def _export_figure(figure: go.Figure, caption: str) -> tuple[go.Figure, str]:
+    """A copy of the figure as files show it, and its title as plain text (the document title)."""
+    figure = go.Figure(figure)
+    title = _export_title(figure)
+    shown = f"{title}<br><sup>{html.escape(caption, quote=False)}</sup>" if caption else title
+    figure.update_layout(title_text=shown, **({"margin_t": 80} if caption else {}))
+    figure.update_xaxes(title_standoff=_EXPORT_STANDOFF)
+    figure.update_yaxes(title_standoff=_EXPORT_STANDOFF)
+    return figure, _plain_title(title)
+
+
 def chart_bytes(figure: go.Figure, fmt: str, caption: str = "", width: int = 1200, scale: float = 1) -> bytes:
     """The figure as PNG, SVG or PDF (Kaleido, through the system Chromium) or standalone HTML.
 
     The caption (dataset, as-of date, filters) is written under the title so a file keeps its context.
     `width` is in CSS pixels (the text keeps its size, so a narrower chart reads larger when printed);
     `scale` multiplies the pixels of a PNG (2 for print).
+
+    A file's title is the chart's without the app's interaction hint ("click a bar ..."); axis titles
+    stand clear of the tick labels; the PDF and the HTML page carry the title as their document title.
+    The HTML holds plotly.js inline (about 4.8 MB): the file opens offline, mailed or archived, with
+    no request to a CDN.
     """
-    figure = go.Figure(figure)
-    if caption:
-        title = figure.layout.title.text or ""
-        figure.update_layout(title_text=f"{title}<br><sup>{html.escape(caption, quote=False)}</sup>", margin_t=80)
+    figure, document_title = _export_figure(figure, caption)
+    height = int(figure.layout.height or 500)
     if fmt == "html":
-        return figure.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
-    if fmt in ("png", "svg", "pdf"):
-        return figure.to_image(format=fmt, width=width, height=int(figure.layout.height or 500), scale=scale)
+        page = figure.to_html(include_plotlyjs=True, full_html=True)
+        return page.replace("<head>", f"<head><title>{html.escape(document_title)}</title>", 1).encode("utf-8")
+    if fmt == "pdf":
+        bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 80
+        figure.update_layout(margin_b=bottom + _PDF_BOTTOM_SLACK)
+        pdf = figure.to_image(format="pdf", width=width, height=height + _PDF_BOTTOM_SLACK, scale=scale)
+        return _pdf_titled(pdf, document_title)
+    if fmt in ("png", "svg"):
+        return figure.to_image(format=fmt, width=width, height=height, scale=scale)
     raise ValueError(f"unknown chart format '{fmt}'; choose one of {', '.join(CHART_FORMATS)}")

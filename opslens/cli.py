@@ -1,6 +1,7 @@
 """The `opslens` command: a thin layer over ingest, the datasets, export and the demo generator.
 
-Every command exits 0 on success, 2 when input is rejected and 1 for other errors, always with a
+Every command exits 0 on success, 2 when input is rejected (a file that breaks the contract; a
+filter value the store does not have, as for a mistyped option) and 1 for other errors, always with a
 message on stderr and never a traceback for something the user can fix. `digest` exits 4 when some
 recipients' digests failed while the others went out.
 """
@@ -18,9 +19,10 @@ from pathlib import Path
 import duckdb
 
 from opslens import access, audit, config, writer
+from opslens.contract import STAGES
 from opslens.export import TABLE_FORMATS, file_name, table_bytes
 from opslens.ingest import IngestRejected, ingest_files
-from opslens.queries import DATASETS, RULES, Filters, fetch
+from opslens.queries import DATASETS, RULES, FilterError, Filters, fetch, snapshot_dates
 from opslens.queries.db import QueryTimeout
 from opslens.serve import serve
 from opslens.store import StoreError
@@ -87,7 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--from", dest="start", type=_date, help="start of the date range (trend dates; install dates)")
     export.add_argument("--to", dest="end", type=_date, help="end of the date range")
     export.add_argument(
-        "--stage", action="extend", nargs="+", default=[], help="drill-down: only these stages (orders, exceptions)"
+        "--stage",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="STAGE",
+        help=f"drill-down: only these stages (orders, exceptions): {', '.join(STAGES)}",
     )
     export.add_argument(
         "--rule",
@@ -274,6 +281,9 @@ def _run(args: argparse.Namespace) -> int:
     except IngestRejected as rejection:
         print(printable_lines(str(rejection)), file=sys.stderr)
         return EXIT_REJECTED
+    except FilterError as error:  # a filter value the store does not have: one line, as for a bad option
+        print(printable(f"opslens {args.command}: {error}"), file=sys.stderr)
+        return EXIT_REJECTED
     except (StoreError, QueryTimeout, config.ConfigError, duckdb.Error, OSError, KeyError, ValueError) as error:
         print(printable_lines(f"opslens {args.command}: {error}"), file=sys.stderr)
         return EXIT_ERROR
@@ -315,7 +325,10 @@ def _export(args: argparse.Namespace) -> int:
         if outside:
             print(f"opslens export: market(s) {', '.join(outside)} not available to {user.email}", file=sys.stderr)
     filters = replace(filters, compare_to=args.compare_to, horizon=args.horizon, history=args.history)
-    frame = fetch(args.dataset, config.db_path(args.db), filters)
+    store = config.db_path(args.db)
+    if filters.as_of is None:  # the latest snapshot, named: the file says which day it is (name, about, metadata)
+        filters = replace(filters, as_of=next(iter(snapshot_dates(store)), None))
+    frame = fetch(args.dataset, store, filters)
     meta = {"dataset": args.dataset, **filters.described()}
     if args.as_user:
         meta["as_user"] = user.email

@@ -4,6 +4,10 @@ The same call feeds the app's pages and their export buttons, `opslens export` a
 
     from queries import dataset
     df = dataset("backlog", db="data/opslens.duckdb", as_of=date(2026, 3, 1), markets=["NORTH"])
+
+A filter value the store does not have (a market, product or segment, an as-of date that is not a
+snapshot date, a stage or rule that does not exist) raises FilterError naming it and the values
+that would work, rather than answering with zeros (see `check_filters`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import duckdb
 import polars as pl
 
 from opslens import config
-from opslens.contract import OPEN_STAGES
+from opslens.contract import OPEN_STAGES, STAGES
 
 from . import forecast
 from .catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
@@ -31,13 +35,23 @@ __all__ = [
     "RULES",
     "ComparisonDateError",
     "DatasetInfo",
+    "FilterError",
     "Filters",
     "RuleInfo",
+    "check_filters",
     "comparison_date",
     "dataset",
     "filter_options",
     "snapshot_dates",
 ]
+
+
+class FilterError(ValueError):
+    """A filter value no dataset can answer: the message names it and the values that would work."""
+
+
+# The filters that hold several values, with the singular that names one value in messages.
+_MULTI = {"markets": "market", "products": "product", "segments": "segment", "stages": "stage", "rules": "rule"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,13 @@ class Filters:
     # app and `opslens export --as` from the user's grants, and applied by `market_filter`.
     scope: tuple[str, ...] | None = None
     compare_to: dt.date | None = None  # SPEC §5: the comparison date C of the *_changes datasets
+
+    def __post_init__(self) -> None:
+        # A string where values belong would be read letter by letter ("WEST" -> W, E, S, T).
+        for name in (*_MULTI, "scope"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise FilterError(f"{name} must be a list of values, not the string {value!r}: {name}=[{value!r}]")
 
     def market_filter(self) -> tuple[str, ...] | None:
         """The markets a query reads: the market filter within the scope. None: all; (): none at all.
@@ -131,6 +152,16 @@ def dataset(
     days ahead and behind of the forecasts (SPEC §6); `top_markets` limits their per-market rows to
     the busiest markets (see queries/forecast.py).
     """
+    db = _resolve(db)
+    values = {"markets": markets, "products": products, "segments": segments, "stages": stages, "rules": rules}
+    for key, value in values.items():
+        if isinstance(value, str):  # a common slip: name the value, the list form and the choices
+            scoped = None if scope is None or isinstance(scope, str) else tuple(scope)
+            choices = _choices(db, key, scoped)
+            raise FilterError(
+                f"{key} must be a list, not the string {value!r}: {key}=[{value!r}];"
+                f" {_listing(key, choices, scoped is not None)}"
+            )
     filters = Filters(
         as_of=as_of,
         markets=_tuple(markets),
@@ -140,13 +171,13 @@ def dataset(
         end=end,
         stages=_tuple(stages),
         rules=_tuple(rules),
-        scope=None if scope is None else tuple(scope),
+        scope=scope if scope is None or isinstance(scope, str) else tuple(scope),
         compare_to=compare_to,
         horizon=horizon,
         history=history,
         top_markets=top_markets,
     )
-    return fetch(name, _resolve(db), filters, thresholds)
+    return fetch(name, db, filters, thresholds)
 
 
 def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] | None = None) -> pl.DataFrame:
@@ -156,6 +187,7 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
     limits = config.stall_limits(thresholds)
     horizon, history = forecast_window(filters)
     with connection(db) as con:
+        check_filters(con, filters)
         as_of = filters.as_of or latest_snapshot(con)
         params = {
             "as_of": as_of,
@@ -206,6 +238,85 @@ def forecast_window(filters: Filters) -> tuple[int, int]:
             raise ValueError(f"{name} must be a whole number of days from {low} to {high}, not {value!r}")
         checked.append(value)
     return checked[0], checked[1]
+
+
+def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
+    """Raise FilterError for a filter value that would answer with zeros instead of data.
+
+    The as-of date must be a snapshot date of the store; stages and rules must exist; markets,
+    products and segments must be in the store. Under a scope (SPEC §4) a market outside it is not
+    an error but shows nothing (`market_filter`), whether the store has it or not, and the choices
+    named are those within the scope, so a message never tells whether another market exists.
+    """
+    if filters.as_of is not None:
+        _check_as_of(con, filters.as_of)
+    scoped = filters.scope is not None
+    for key in _MULTI:
+        asked = getattr(filters, key) or ()
+        if key == "markets" and scoped:
+            asked = tuple(m for m in asked if m in filters.scope)  # the others are "not available", not wrong
+        if not asked:
+            continue
+        choices = _choices(con, key, filters.scope)
+        unknown = [value for value in asked if value not in choices]
+        if unknown:
+            noun = _MULTI[key] if len(unknown) == 1 else key
+            named = ", ".join(repr(value) for value in unknown)
+            raise FilterError(f"unknown {noun} {named}; {_listing(key, choices, scoped)}")
+
+
+def _check_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    query = """
+        select
+            coalesce(bool_or(snapshot_date = $as_of), false),
+            min(snapshot_date),
+            max(snapshot_date),
+            max(snapshot_date) filter (where snapshot_date < $as_of),
+            min(snapshot_date) filter (where snapshot_date > $as_of)
+        from market_days
+    """
+    is_snapshot, earliest, latest, before, after = con.sql(query, params={"as_of": as_of}).fetchall()[0]
+    if is_snapshot:
+        return
+    if earliest is None:
+        raise FilterError(f"as-of date {as_of}: the store has no snapshots yet; ingest some extracts first")
+    if as_of < earliest:
+        where = f"before the store's first snapshot, {earliest}"
+    elif as_of > latest:
+        where = f"after the store's latest snapshot, {latest}"
+    else:
+        where = f"not a snapshot date; the nearest are {before} and {after}"
+    raise FilterError(f"as-of date {as_of} is {where} (snapshots run from {earliest} to {latest})")
+
+
+def _choices(db: Database | duckdb.DuckDBPyConnection, key: str, scope: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The values the store has for a filter, within the scope (the choices of the app's filter)."""
+    if key == "stages":
+        return STAGES
+    if key == "rules":
+        return tuple(RULES)
+    column = _MULTI[key]
+    table = "market_days" if key == "markets" else "stage_days"  # market_days: small, one row per day and market
+    query = (
+        f"select distinct {column} from {table} where {column} is not null"
+        " and ($scope is null or list_contains($scope, market)) order by 1"
+    )
+    params = {"scope": None if scope is None else list(scope)}
+    if _is_connection(db):
+        return tuple(row[0] for row in db.sql(query, params=params).fetchall())
+    with connection(db) as con:
+        return tuple(row[0] for row in con.sql(query, params=params).fetchall())
+
+
+def _listing(key: str, choices: Sequence[str], scoped: bool) -> str:
+    """'this store's markets: A, B' (under a scope: 'your markets in this store: ...'), for a message."""
+    if key in ("stages", "rules"):
+        where = "stages" if key == "stages" else "exception rules"
+    elif scoped:
+        where = f"your {key} in this store" if key == "markets" else f"{key} in your markets"
+    else:
+        where = f"this store's {key}"
+    return f"{where}: {', '.join(choices) or 'none'}"
 
 
 def latest_snapshot(con) -> dt.date | None:

@@ -177,3 +177,9 @@ def assert_float(df: pl.DataFrame, *columns: str) -> None:
     """Percentiles, means, shares and money are floating point, also when every value is whole."""
     for column in columns:
         assert df.schema[column].is_float(), f"{column} has dtype {df.schema[column]}, expected a float type"
+
+
+# Filters that are valid yet match no order: a user granted only a market the store has not loaded, and a
+# market filter outside the user's markets (SPEC §4). A market, product or segment the store does not
+# have is a FilterError, not an empty answer (tests/test_cli_errors.py).
+NOTHING: list[dict[str, list[str]]] = [{"scope": ["NOWHERE"]}, {"scope": ["NORTH"], "markets": ["SOUTH"]}]

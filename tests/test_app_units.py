@@ -262,7 +262,8 @@ def test_unknown_table_format_is_refused(orders):
 def test_file_name_has_dataset_as_of_and_filters():
     meta = {"dataset": "backlog", "as_of": "2026-03-01", "markets": "NORTH, SOUTH"}
     assert file_name("backlog", meta, "csv") == "backlog_2026-03-01_markets-NORTH-SOUTH.csv"
-    assert file_name("backlog", {"dataset": "backlog"}, "xlsx") == "backlog_latest.xlsx"
+    # callers name the resolved as-of date (never "latest"); a file about no snapshot has no date
+    assert file_name("audit", {"dataset": "audit"}, "xlsx") == "audit.xlsx"
     name = file_name("exceptions", {"as_of": "2026-11-20", "products": "fiber_1g", "rules": "stalled"}, "parquet")
     assert name == "exceptions_2026-11-20_products-fiber_1g_rules-stalled.parquet"
 

@@ -183,7 +183,7 @@ def test_ageing_segment_filter(ageing_db):
 
 
 def test_ageing_filter_matching_nothing_keeps_all_zero_cells(ageing_db):
-    df = dataset("backlog_ageing", ageing_db, markets=["NOWHERE"])
+    df = dataset("backlog_ageing", ageing_db, scope=["NOWHERE"])
     expect(df, ageing_rows({}))
     assert_integer(df, "orders")
 
@@ -341,7 +341,7 @@ def test_flow_product_filter(flow_db):
 
 def test_flow_filter_matching_nothing_keeps_dates_with_zeros(flow_db):
     expect(
-        dataset("backlog_flow", flow_db, markets=["NOWHERE"]),
+        dataset("backlog_flow", flow_db, scope=["NOWHERE"]),
         flow_rows({d: (ZERO6, ZERO6, ZERO6) for d in (D1, D2, D3, D4)}),
     )
 
@@ -392,7 +392,7 @@ def test_snapshot_rows_earlier_as_of(flow_db):
 
 
 def test_snapshot_rows_filter_matching_nothing_is_empty(flow_db):
-    df = dataset("snapshot_rows", flow_db, markets=["NOWHERE"])
+    df = dataset("snapshot_rows", flow_db, scope=["NOWHERE"])
     assert df.height == 0
     assert df.columns[:3] == ["snapshot_date", "market", "rows"]
 

@@ -184,7 +184,7 @@ def test_market_attention_segment_filter(attn_db):
 
 
 def test_market_attention_filter_matching_nothing_is_empty(attn_db):
-    df = dataset("market_attention", attn_db, markets=["NOWHERE"])
+    df = dataset("market_attention", attn_db, scope=["NOWHERE"])
     assert df.height == 0
 
 
@@ -250,7 +250,7 @@ def test_exception_summary_ties_broken_by_rule_order_and_empty(attn_db):
     # WEST: W1 fallout only; SOUTH: repeat_visit 1 ties scheduled_before_ready 1 -> repeat_visit (earlier rule)
     south = dataset("exception_summary", attn_db, markets=["SOUTH"]).row(0, named=True)
     assert (south["top_rule"], south["top_rule_orders"], south["exception_orders"]) == ("repeat_visit", 1, 2)
-    assert dataset("exception_summary", attn_db, markets=["NOWHERE"]).to_dicts() == [
+    assert dataset("exception_summary", attn_db, scope=["NOWHERE"]).to_dicts() == [
         {"exception_rows": 0, "exception_orders": 0, "mrr_at_risk": 0.0, "top_rule": None, "top_rule_orders": 0}
     ]
 

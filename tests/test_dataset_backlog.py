@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from handmade import OPEN_STAGES, assert_float, assert_integer, dataset, expect, make_store, no_config_file
+from handmade import NOTHING, OPEN_STAGES, assert_float, assert_integer, dataset, expect, make_store, no_config_file
 
 D1, D2, D3, D5 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 5)
 
@@ -116,7 +116,7 @@ def test_backlog_explicit_as_of_equals_default(db):
 
 
 def test_backlog_six_open_stages_in_lifecycle_order(db):
-    df = dataset("backlog", db, markets=["NOWHERE"])
+    df = dataset("backlog", db, scope=["NOWHERE"])
     assert df["stage"].to_list() == list(OPEN_STAGES)
 
 
@@ -205,7 +205,7 @@ def test_backlog_market_and_product_filters_combine(db):
 
 @pytest.mark.parametrize(
     "filters",
-    [{"markets": ["NOWHERE"]}, {"products": ["no_such_product"]}, {"segments": ["no_such_segment"]}],
+    NOTHING,
 )
 def test_backlog_filter_matching_nothing_returns_six_zero_stages(db, filters):
     df = dataset("backlog", db, **filters)
@@ -300,7 +300,7 @@ def test_backlog_trend_market_filter(db):
 
 def test_backlog_trend_filter_matching_nothing_keeps_dates_with_zeros(db):
     # dates are the store's snapshot dates (any market); filters apply to rows only
-    df = dataset("backlog_trend", db, markets=["NOWHERE"])
+    df = dataset("backlog_trend", db, scope=["NOWHERE"])
     expect(df, trend_rows({d: [0] * 6 for d in (D1, D2, D3, D5)}))
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from handmade import RULES, assert_float, assert_integer, dataset, expect, make_store, no_config_file
+from handmade import NOTHING, RULES, assert_float, assert_integer, dataset, expect, make_store, no_config_file
 
 S = dt.date(2026, 4, 10)
 
@@ -240,7 +240,7 @@ def test_previous_snapshot_ignores_product_and_segment_filters(db):
     )
 
 
-@pytest.mark.parametrize("filters", [{"markets": ["NOWHERE"]}, {"products": ["none"]}, {"segments": ["none"]}])
+@pytest.mark.parametrize("filters", NOTHING)
 def test_filter_matching_nothing_is_empty_with_columns(db, filters):
     df = dataset("exceptions", db, **filters)
     assert df.height == 0

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from handmade import assert_float, assert_integer, dataset, expect, make_store, no_config_file
+from handmade import NOTHING, assert_float, assert_integer, dataset, expect, make_store, no_config_file
 
 S = dt.date(2026, 6, 30)
 
@@ -197,7 +197,7 @@ def test_install_to_invoice_segment_filter(db):
     )
 
 
-@pytest.mark.parametrize("filters", [{"markets": ["NOWHERE"]}, {"products": ["none"]}, {"segments": ["none"]}])
+@pytest.mark.parametrize("filters", NOTHING)
 def test_install_to_invoice_filter_matching_nothing(db, filters):
     df = dataset("install_to_invoice", db, **filters)
     assert df.height == 0

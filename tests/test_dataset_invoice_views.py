@@ -151,7 +151,7 @@ def test_install_to_invoice_distribution_counts_orders_per_day_count(invoice_db)
         dataset("install_to_invoice_distribution", invoice_db, start=W0803, end=dt.date(2026, 8, 9)),
         [{"days": 2, "orders": 1}, {"days": 4, "orders": 1}, {"days": 10, "orders": 1}],
     )
-    assert dataset("install_to_invoice_distribution", invoice_db, markets=["NOWHERE"]).height == 0
+    assert dataset("install_to_invoice_distribution", invoice_db, scope=["NOWHERE"]).height == 0
 
 
 def test_install_to_invoice_orders_earlier_as_of(invoice_db):
@@ -170,7 +170,7 @@ def test_install_to_invoice_orders_install_date_range_compares_dates(invoice_db)
 def test_install_to_invoice_orders_filters(invoice_db):
     expect(dataset("install_to_invoice_orders", invoice_db, segments=["business"]), [P5, P4])
     expect(dataset("install_to_invoice_orders", invoice_db, products=["fiber_500m"]), [P4])
-    empty = dataset("install_to_invoice_orders", invoice_db, markets=["NOWHERE"])
+    empty = dataset("install_to_invoice_orders", invoice_db, scope=["NOWHERE"])
     assert empty.height == 0
     assert set(ORDER_COLUMNS) <= set(empty.columns)
 
@@ -228,7 +228,7 @@ def test_install_to_invoice_weekly_segment_medians_null_without_activation(invoi
 
 
 def test_install_to_invoice_weekly_filter_matching_nothing_is_empty(invoice_db):
-    assert dataset("install_to_invoice_weekly", invoice_db, products=["none"]).height == 0
+    assert dataset("install_to_invoice_weekly", invoice_db, scope=["NOWHERE"]).height == 0
 
 
 def test_install_to_invoice_weekly_agrees_with_orders(invoice_db):
@@ -281,7 +281,7 @@ def test_unbilled_orders_earlier_as_of(invoice_db):
 
 def test_unbilled_orders_market_filter(invoice_db):
     expect(dataset("unbilled_orders", invoice_db, markets=["SOUTH"]), [UNBILLED_AT_S[0], UNBILLED_AT_S[-1]])
-    assert dataset("unbilled_orders", invoice_db, markets=["NOWHERE"]).height == 0
+    assert dataset("unbilled_orders", invoice_db, scope=["NOWHERE"]).height == 0
 
 
 def test_unbilled_orders_match_install_to_invoice_totals(invoice_db):

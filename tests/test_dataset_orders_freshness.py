@@ -30,7 +30,7 @@ import datetime as dt
 import time
 
 import pytest
-from handmade import SNAPSHOT_COLUMNS, assert_integer, dataset, expect, make_store, no_config_file
+from handmade import NOTHING, SNAPSHOT_COLUMNS, assert_integer, dataset, expect, make_store, no_config_file
 
 S = dt.date(2026, 7, 4)
 D1, D2 = dt.date(2026, 7, 1), dt.date(2026, 7, 2)
@@ -173,7 +173,7 @@ def test_orders_filters(db):
     expect(dataset("orders", db, markets=[], products=None, segments=[]), [O1, O2, O3, O4, O5])
 
 
-@pytest.mark.parametrize("filters", [{"markets": ["NOWHERE"]}, {"products": ["none"]}, {"segments": ["none"]}])
+@pytest.mark.parametrize("filters", NOTHING)
 def test_orders_filter_matching_nothing(db, filters):
     df = dataset("orders", db, **filters)
     assert df.height == 0
@@ -209,7 +209,7 @@ def test_freshness_earlier_as_of(db):
 
 def test_freshness_market_filter(db):
     expect(dataset("freshness", db, markets=["WEST"]), [fresh("WEST", D1, 1, 3)])
-    df = dataset("freshness", db, markets=["NOWHERE"])
+    df = dataset("freshness", db, scope=["NOWHERE"])
     assert df.height == 0
     assert df.columns[: len(FRESHNESS_COLUMNS)] == FRESHNESS_COLUMNS
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,19 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command():
     assert "./run" in README and "./test" in README
     assert (ROOT / "run").exists() and (ROOT / "test").exists()
     assert "./test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _python_examples() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def test_the_python_example_runs_on_the_demo_store_and_finds_orders(demo_db, monkeypatch, capsys):
+    examples = _python_examples()
+    assert examples, "the README has a Python example"
+    for code in examples:
+        assert '"data/opslens.duckdb"' in code
+        namespace: dict[str, object] = {}
+        exec(compile(code.replace('"data/opslens.duckdb"', repr(str(demo_db))), "README.md", "exec"), namespace)
+        df = namespace["df"]
+        assert df.height == 6 and df["orders"].sum() > 0, "the example must show real numbers, not zeros"
+        assert "awaiting_network" in capsys.readouterr().out
