@@ -12,10 +12,12 @@ layout properties instead of a full named template (which Plotly copies into eve
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import plotly.graph_objects as go
 import polars as pl
+import pypdf
 
 from opslens.contract import OPEN_STAGES, STAGES
 
@@ -92,7 +94,7 @@ def _other_last(value: object) -> tuple[bool, str]:
     return str(value).startswith(OTHER_PREFIX), str(value)
 
 
-GRID = "#E5ECF6"
+GRID = "rgba(128, 128, 128, 0.25)"  # a light grey on white, a dark grey on Streamlit's dark theme
 _AXIS = {"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": GRID, "automargin": True}
 PALETTE = [ACCENT, "#E69F00", "#009E73", "#CC79A7", "#56B4E9"]
 
@@ -100,7 +102,7 @@ PALETTE = [ACCENT, "#E69F00", "#009E73", "#CC79A7", "#56B4E9"]
 def _figure(
     traces: list, title: str, x_title: str, y_title: str, height: int = 380, reversed_y: bool = False, **layout
 ) -> go.Figure:
-    """A figure with its title, axis titles, size and the light style every chart shares.
+    """A figure with its title, axis titles, size and the plain style every chart shares.
 
     The layout is given when the figure is made: setting it afterwards (update_layout) costs Plotly
     ten times as much. Plotly's own "download plot as PNG" button is removed: charts leave the app
@@ -110,15 +112,28 @@ def _figure(
     return go.Figure(
         data=traces,
         layout={
-            "title": {"text": title, "x": 0, "xanchor": "left"},
+            # the title at the top of the figure and the legend at its bottom, each pushing the plot
+            # area as far as it needs: a legend that wraps (long labels, a phone) never covers the title
+            "title": {
+                "text": title,
+                "x": 0,
+                "xanchor": "left",
+                "yref": "container",
+                "y": 1,
+                "yanchor": "top",
+                "pad": {"t": 10},
+                "automargin": True,
+            },
             "xaxis": {**_AXIS, "title": x_title},
             "yaxis": {**_AXIS, "title": y_title, **({"autorange": "reversed"} if reversed_y else {})},
             "height": height,
-            "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
-            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "title": None},
+            "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+            "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0, "title": None},
             "template": "none",
-            "paper_bgcolor": "white",
-            "plot_bgcolor": "white",
+            # transparent, with no font colour: in the app Streamlit's theme (light or dark) colours the
+            # text and the page shows through; files get white paper and dark text (chart_bytes)
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"size": 13, "family": "Arial, sans-serif"},
             "modebar": {"remove": ["toImage"]},
             **layout,
@@ -267,7 +282,7 @@ def histogram_with_percentiles(
                 "showarrow": False,
                 "xanchor": "left",
                 "xshift": 4,
-                "bgcolor": "rgba(255,255,255,0.85)",
+                "bgcolor": "rgba(128,128,128,0.15)",
                 "font": {"color": WARNING},
             }
         )
@@ -435,6 +450,7 @@ def ageing_dots(
 
 # "(click a bar to list its orders)": how to use a chart in the app, not part of its title in a file.
 _INTERACTION_HINT = re.compile(r"\s*\((?:click|tap|select|hover)\b[^()]*\)", re.IGNORECASE)
+EXPORT_TEXT = "#262730"  # Streamlit's light-theme text colour: files are always light
 _EXPORT_STANDOFF = 14  # px between an axis title and its tick labels ("Stage" and "Awaiting appointment")
 _PDF_BOTTOM_SLACK = 24  # px: Chromium's print of the figure runs a little past the page at the bottom
 
@@ -449,43 +465,14 @@ def _plain_title(title: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", title)).split()) or "Ops Lens chart"
 
 
-def _pdf_string(text: str) -> bytes:
-    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
-
-
 def _pdf_titled(pdf: bytes, title: str) -> bytes:
     """The PDF with `title` as its document title instead of "Kaleido-fier" (the <title> of the page
-    Kaleido prints through Chromium). Written as an incremental update (PDF 1.7, 7.5.6): a new Info
-    dictionary, an xref section for it and a trailer pointing back to the original, which stays
-    byte for byte. A PDF not in the expected shape is returned as it was."""
-    end = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", pdf)
-    trailer_at = pdf.rfind(b"trailer")
-    if end is None or trailer_at < 0:
-        return pdf
-    trailer = pdf[trailer_at : end.start()]
-    size, root = re.search(rb"/Size (\d+)", trailer), re.search(rb"/Root (\d+ \d+ R)", trailer)
-    if size is None or root is None:
-        return pdf
-    info = re.search(rb"/Info (\d+) (\d+) R", trailer)
-    entries = b""
-    if info:
-        found = re.search(rb"\n" + info.group(1) + rb" " + info.group(2) + rb" obj\s*<<(.*?)>>\s*endobj", pdf, re.S)
-        if found:  # keep the creator, producer and dates; drop the old title
-            old = rb"/(?:Title|Creator)\s*(?:\((?:\\.|[^\\)])*\)|<[^>]*>)"
-            entries = re.sub(old, b"", found.group(1)).strip()
-    number = int(size.group(1))
-    body = pdf if pdf.endswith(b"\n") else pdf + b"\n"
-    obj = b"%d 0 obj\n<</Title %s /Creator (Ops Lens) %s>>\nendobj\n" % (number, _pdf_string(title), entries)
-    xref_at = len(body) + len(obj)
-    xref = b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \n" % (number, len(body))
-    tail = b"trailer\n<</Size %d /Root %s /Info %d 0 R /Prev %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        number + 1,
-        root.group(1),
-        number,
-        end.group(1),
-        xref_at,
-    )
-    return body + obj + xref + tail
+    Kaleido prints through Chromium)."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    writer.add_metadata({"/Title": title, "/Creator": "Ops Lens"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def _export_figure(figure: go.Figure, caption: str) -> tuple[go.Figure, str]:
@@ -493,7 +480,14 @@ def _export_figure(figure: go.Figure, caption: str) -> tuple[go.Figure, str]:
     figure = go.Figure(figure)
     title = _export_title(figure)
     shown = f"{title}<br><sup>{html.escape(caption, quote=False)}</sup>" if caption else title
-    figure.update_layout(title_text=shown, **({"margin_t": 80} if caption else {}))
+    figure.update_layout(
+        title_text=shown,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        font_color=EXPORT_TEXT,
+        title_pad={"t": 30 if caption else 10, "l": 10},  # a title of two lines anchors by its first
+        **({"margin_t": 80} if caption else {}),
+    )
     figure.update_xaxes(title_standoff=_EXPORT_STANDOFF)
     figure.update_yaxes(title_standoff=_EXPORT_STANDOFF)
     return figure, _plain_title(title)
