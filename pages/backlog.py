@@ -42,7 +42,7 @@ if stage:
     )
     widgets.downloads("orders", drill_filters, orders, key="backlog-orders")
 
-st.dataframe(
+widgets.dataframe(
     widgets.readable(backlog),
     hide_index=True,
     column_config={

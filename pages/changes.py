@@ -54,7 +54,7 @@ if missing.height:
         icon=":material/warning:",
     )
 with st.expander(f"Markets compared: {reporting.height - missing.height} of {reporting.height}"):
-    st.dataframe(
+    widgets.dataframe(
         reporting.select("market", "rows_then", "rows_now", "reported_both"),
         hide_index=True,
         column_config={

@@ -55,7 +55,7 @@ if gaps.height:
         icon=":material/event_busy:",
     )
 
-st.dataframe(
+widgets.dataframe(
     freshness,
     hide_index=True,
     column_config={
@@ -136,7 +136,7 @@ log = data.dataset("ingest_log", filters)
 rejected = log.filter(pl.col("outcome") == "rejected")
 if rejected.height:
     st.error(f"{rejected.height} ingest(s) were rejected; their reasons are in the log below.", icon=":material/error:")
-st.dataframe(
+widgets.dataframe(
     log,
     hide_index=True,
     column_config={

@@ -73,7 +73,7 @@ if busiest:
         " others, or export every market with `opslens export install_forecast`."
     )
 widgets.downloads("install_forecast", filters, forecast, figure, key="forecast-installs")
-st.dataframe(
+widgets.dataframe(
     forecast,
     hide_index=True,
     column_config={
@@ -116,7 +116,7 @@ notes = {  # the status codes of backlog_clearance (queries/forecast.py CLEARANC
     "beyond_a_year": "Over a year at 95% confidence",
     "too_little_history": "Too little history",
 }
-st.dataframe(
+widgets.dataframe(
     widgets.readable(shown.with_columns(pl.col("status").replace(notes))),
     hide_index=True,
     column_config=clearance_columns,
@@ -136,7 +136,7 @@ with st.expander("Per market"):
             f"The {PAGE_MARKETS} markets with the most open orders, of {markets_in_view:,} in this view; ALL above"
             " counts every market. Every market: `opslens export backlog_clearance`."
         )
-    st.dataframe(
+    widgets.dataframe(
         widgets.readable(per_market.with_columns(pl.col("status").replace(notes))),
         hide_index=True,
         column_config=clearance_columns,
@@ -158,9 +158,11 @@ level_columns = {
     "sle_p95_days": st.column_config.NumberColumn("95% within", format="%.1f d"),
     "history_days": None,
 }
-st.dataframe(widgets.readable(levels.filter(pl.col("market") == "ALL")), hide_index=True, column_config=level_columns)
+widgets.dataframe(
+    widgets.readable(levels.filter(pl.col("market") == "ALL")), hide_index=True, column_config=level_columns
+)
 with st.expander("Per market"):
-    st.dataframe(
+    widgets.dataframe(
         widgets.readable(levels.filter(pl.col("market") != "ALL")), hide_index=True, column_config=level_columns
     )
 widgets.downloads("service_levels", filters, levels, key="forecast-sle")

@@ -99,7 +99,7 @@ else:
         st.plotly_chart(segments, key="i2i-segments")
         widgets.downloads("install_to_invoice_weekly", filters, weekly, segments, key="i2i-segments")
 
-    st.dataframe(
+    widgets.dataframe(
         summary,
         hide_index=True,
         column_config={

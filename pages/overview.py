@@ -61,7 +61,7 @@ with right:
                 "top_rule_orders",
             ).alias("why")
         )
-        st.dataframe(
+        widgets.dataframe(
             why.select("attention_rank", "market", "exception_share", "mrr_at_risk", "why"),
             hide_index=True,
             column_config={

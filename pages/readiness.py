@@ -63,7 +63,7 @@ with right:
     st.plotly_chart(footprint, key="readiness-share")
     widgets.downloads("readiness", filters, readiness, footprint, key="readiness-share")
 
-st.dataframe(
+widgets.dataframe(
     readiness,
     hide_index=True,
     column_config={

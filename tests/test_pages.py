@@ -334,6 +334,8 @@ def test_page_renders_title_charts_tables_and_filters(page, demo_db, monkeypatch
     n_charts, n_tables = SHOWN[page]
     assert len(charts(at)) == n_charts
     assert len(at.main.dataframe) == n_tables
+    # a missing value reads "–" in every table, as in the tiles (Streamlit's own default is "None")
+    assert [table.proto.placeholder for table in at.main.dataframe] == ["–"] * n_tables
     assert not infos(at) and not sidebar_warnings(at)
     assert at.selectbox(key="as_of").value == LATEST.isoformat()
     assert at.selectbox(key="as_of").options[0] == LATEST.isoformat()  # newest first

@@ -27,7 +27,7 @@ def section() -> None:
             f"{log.skipped_lines} unreadable line(s) were skipped (a process was stopped while writing).",
             icon=":material/warning:",
         )
-    st.dataframe(
+    widgets.dataframe(
         log.events.head(SHOWN),
         hide_index=True,
         column_config={

@@ -27,7 +27,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from opslens import config
-from opslens.app import auth
+from opslens.app import auth, widgets
 from opslens.app.text import plain
 from opslens.ingest import IngestCancelled, IngestRejected, IngestResult, ingest_files
 from opslens.store import StoreError
@@ -317,7 +317,7 @@ def show_outcome(outcome: UploadOutcome) -> None:
         return
     st.error(plain(outcome.message), icon=":material/error:")
     if outcome.problems:
-        st.dataframe(
+        widgets.dataframe(
             outcome.problem_table(),
             hide_index=True,
             column_config={

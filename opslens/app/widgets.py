@@ -14,6 +14,7 @@ import streamlit as st
 
 from opslens.access import Access
 from opslens.app import auth, data
+from opslens.app.fmt import NONE
 from opslens.app.state import describe
 from opslens.app.text import plain
 from opslens.charts import CHART_FORMATS, CHART_MIME, STAGE_LABELS, TOP_MARKETS, chart_bytes
@@ -207,7 +208,13 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def dataframe(frame: pl.DataFrame, **options) -> None:
+    """`st.dataframe` as every page shows one: no index column, and a missing value shown as "–", as
+    the tiles show it (Streamlit's default is "None")."""
+    st.dataframe(frame, **{"hide_index": True, "placeholder": NONE, **options})
+
+
 def table(frame: pl.DataFrame, columns: Sequence[str] | None = None, height: int | str = "auto") -> None:
     """A sortable table with readable headers, names and units."""
     shown = frame.select(columns) if columns else frame
-    st.dataframe(readable(shown), hide_index=True, column_config=ORDER_COLUMNS, height=height)
+    dataframe(readable(shown), column_config=ORDER_COLUMNS, height=height)
