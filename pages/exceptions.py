@@ -6,6 +6,7 @@ import streamlit as st
 from opslens import charts, config
 from opslens.app import data, fmt, state, widgets
 from opslens.app.text import plain
+from opslens.contract import STAGES
 from opslens.queries import RULES
 
 filters = state.current_filters()
@@ -67,7 +68,7 @@ chosen_rules = left.multiselect(
 )
 chosen_stages = right.multiselect(
     "Stages",
-    sorted(exceptions["stage"].unique()),
+    [stage for stage in STAGES if stage in set(exceptions["stage"])],  # lifecycle order, stages with exceptions
     format_func=charts.stage_label,
     key="exceptions-stages",
     placeholder="All stages",

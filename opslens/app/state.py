@@ -120,16 +120,26 @@ def _warn_about_unknown_link_values(dates: list[dt.date], options: dict[str, lis
     the default. For a scoped user the message never says whether another market exists."""
     day_labels = {d.isoformat() for d in dates}
     known = {f.key: day_labels if f.choices == "dates" else set(options[f.choices]) for f in FILTERS + RANGE_FILTERS}
+    labels = {f.key: f.label.lower() for f in FILTERS[1:]}
     params = st.query_params
     for key, allowed in known.items():
-        unknown = [v for v in params.get_all(key) if v and v not in allowed]
+        asked = params.get_all(key)
+        unknown = [v for v in asked if v and v not in allowed]
         if unknown:
             missing = "which is not available to you" if scoped and key in _SCOPED else "which this store does not have"
             st.sidebar.warning(
                 f"The link asked for {key.replace('_', ' ')} {plain_list((repr(v) for v in unknown), LIST_LIMIT)}, "
-                f"{missing}; showing the default instead.",
+                f"{missing}; {_shown_instead(key, [v for v in asked if v in allowed], labels)}.",
                 icon=":material/link_off:",
             )
+
+
+def _shown_instead(key: str, kept: list[str], labels: dict[str, str]) -> str:
+    """What the page shows after Streamlit dropped a link's unknown values: a multiselect keeps the
+    known ones (`market=WEST&market=NOPE` shows WEST), a single choice falls back to its default."""
+    if key in labels:
+        return f"showing {plain_list(kept, LIST_LIMIT)} only" if kept else f"showing all {labels[key]}"
+    return {AS_OF: "showing the latest snapshot", START: "showing from the start", END: "showing up to the end"}[key]
 
 
 def _date(value: object) -> dt.date | None:
