@@ -40,38 +40,41 @@ for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
     )
 
 backlog = data.dataset("backlog", filters)
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Backlog by stage")
-    if not widgets.empty_state(backlog, "open orders", filters):
-        figure = charts.backlog_bars(backlog)
-        st.plotly_chart(figure, key="overview-backlog")
-        widgets.downloads("backlog", filters, backlog, figure, key="overview-backlog")
+# One above the other, each the page's width: the attention table's reasons need the room (side by
+# side, "MRR at risk" was cut at 1500 px and "Why" was off screen).
+st.subheader("Backlog by stage")
+if not widgets.empty_state(backlog, "open orders", filters):
+    figure = charts.backlog_bars(backlog)
+    st.plotly_chart(figure, key="overview-backlog")
+    widgets.downloads("backlog", filters, backlog, figure, key="overview-backlog")
 
-with right:
-    st.subheader("Markets that need attention")
-    attention = data.dataset("market_attention", filters)
-    if not widgets.empty_state(attention, "markets with open orders", filters):
-        why = attention.with_columns(
-            pl.format(
-                "{} of {} orders have exceptions; most: {} ({})",
-                "exception_orders",
-                "orders",
-                pl.col("top_rule").replace_strict({name: rule.label for name, rule in RULES.items()}, default="none"),
-                "top_rule_orders",
-            ).alias("why")
-        )
-        widgets.dataframe(
-            why.select("attention_rank", "market", "exception_share", "mrr_at_risk", "why"),
-            hide_index=True,
-            column_config={
-                "attention_rank": st.column_config.NumberColumn("Rank", width="small"),
-                "market": "Market",
-                "exception_share": st.column_config.ProgressColumn(
-                    "Orders with exceptions", format="percent", min_value=0, max_value=1
-                ),
-                "mrr_at_risk": st.column_config.NumberColumn("MRR at risk ($/mo)", format="dollar"),
-                "why": st.column_config.TextColumn("Why", width="large"),
-            },
-        )
-        widgets.downloads("market_attention", filters, attention)
+st.subheader("Markets that need attention")
+attention = data.dataset("market_attention", filters)
+if not widgets.empty_state(attention, "markets with open orders", filters):
+    why = attention.with_columns(
+        pl.format(
+            "{} of {} orders; most: {} ({})",  # short enough to read whole on a phone
+            "exception_orders",
+            "orders",
+            pl.col("top_rule").replace_strict({name: rule.label for name, rule in RULES.items()}, default="none"),
+            "top_rule_orders",
+        ).alias("why")
+    )
+    widgets.dataframe(
+        # the reason right after the market, so a phone shows it first; sorted by rank
+        why.select("market", "why", "exception_share", "mrr_at_risk", "attention_rank"),
+        column_config={
+            "attention_rank": st.column_config.NumberColumn("Rank", width="small"),
+            "market": st.column_config.TextColumn("Market", pinned=True),
+            "exception_share": st.column_config.ProgressColumn(
+                "Orders with exceptions", format="percent", min_value=0, max_value=1
+            ),
+            "mrr_at_risk": st.column_config.NumberColumn("MRR at risk ($/mo)", format="dollar"),
+            "why": st.column_config.TextColumn(
+                "Why: orders with exceptions, top rule",
+                width="large",
+                help="Open orders with at least one exception, of the market's open orders; the rule most broken",
+            ),
+        },
+    )
+    widgets.downloads("market_attention", filters, attention)

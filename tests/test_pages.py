@@ -633,6 +633,19 @@ def test_exceptions_rule_and_stage_pickers_narrow_the_list(demo_db, monkeypatch)
 # --- consistency the users rely on --------------------------------------------------------------------
 
 
+def test_overview_attention_table_puts_the_market_and_its_short_reason_first(demo_db, monkeypatch):
+    """On a phone only the first columns show: the market and a reason short enough to read whole."""
+    at = run_page("overview", demo_db, monkeypatch)
+    attention = dataset("market_attention", db=demo_db)
+    shown = table(at)
+    assert list(shown[0]) == ["market", "why", "exception_share", "mrr_at_risk", "attention_rank"]
+    first = attention.row(0, named=True)
+    rule = RULES[first["top_rule"]].label
+    expected = f"{first['exception_orders']} of {first['orders']} orders; most: {rule} ({first['top_rule_orders']})"
+    assert shown[0]["market"] == first["market"] and shown[0]["why"] == expected
+    assert max(len(row["why"]) for row in shown) <= 40
+
+
 def test_overview_tiles_show_decreases_as_decreases(demo_db, monkeypatch):
     """A change below zero must show as a fall (down arrow), above zero as a rise, zero as no change.
 
