@@ -96,8 +96,8 @@ if not (total["new"].sum() or total["resolved"].sum()):
         icon=":material/check_circle:",
     )
 else:
-    figure = charts.change_bars(total, "rule_label", f"Exceptions per rule since {compare_to}")
-    st.plotly_chart(figure, key="changes-bars")
+    figure = charts.change_bars(total, "rule_label", f"Exceptions per rule since {compare_to}", key="rule")
+    st.plotly_chart(figure, key="changes-bars", on_select="rerun", selection_mode="points")
     widgets.downloads("changes", filters, changes.drop("rule_label", "cell"), figure, key="changes-bars")
     per_market = changes.filter(pl.col("market") != "ALL")
     heatmap = charts.change_heatmap(
@@ -109,31 +109,68 @@ else:
         "New / resolved per rule and market (colour: net change)",
         "Market",
         "Rule",
+        key="rule",
     )
-    st.plotly_chart(heatmap, key="changes-heatmap")
+    st.plotly_chart(heatmap, key="changes-heatmap", on_select="rerun", selection_mode="points")
     widgets.downloads("changes", filters, changes.drop("rule_label", "cell"), heatmap, key="changes-heatmap")
 
+# The orders behind a number: chosen in the three boxes, or by clicking a bar (a rule's new, resolved or
+# persisting exceptions in the ALL total) or a heatmap cell (a rule's new and resolved ones in a market).
+# The boxes are the one selection: a new click sets them (as widgets.drill_choice does for one box),
+# and afterwards they are free to change while the chart keeps showing the clicked point.
+KINDS = {"new": "New", "resolved": "Resolved", "persisting": "Persisting", "changed": "New or resolved"}
+market_options = changes["market"].unique(maintain_order=True).to_list()
+
+
+def clicked_point(chart_key: str) -> list | None:
+    """The customdata of the point clicked in a chart (st.plotly_chart keeps the event in session state)."""
+    event = st.session_state.get(chart_key)
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    return points[0].get("customdata") if points else None
+
+
+def follow_chart_clicks() -> None:
+    """A new click on the bars or the heatmap writes its rule, change and market into the boxes."""
+    for chart_key in ("changes-bars", "changes-heatmap"):
+        point = clicked_point(chart_key)
+        if point == st.session_state.get(f"{chart_key}-clicked"):
+            continue  # no new click on this chart: the boxes stay as the user set them
+        st.session_state[f"{chart_key}-clicked"] = point
+        if not point:
+            continue
+        if chart_key == "changes-bars":  # [count, rule, change] of a bar of the ALL totals
+            rule_code, kind_code, market_code = point[1], point[2], "ALL"
+        else:  # [market, rule] of a cell, which shows its new and resolved exceptions
+            market_code, rule_code, kind_code = point[0], point[1], "changed"
+        if rule_code in RULES and kind_code in KINDS and market_code in market_options:
+            st.session_state["changes-rule"] = rule_code
+            st.session_state["changes-kind"] = kind_code
+            st.session_state["changes-market"] = market_code
+
+
+follow_chart_clicks()
 st.markdown("**The orders behind a number**")
 left, middle, right = st.columns(3)
 rule = left.selectbox(
     "Rule", list(RULES), index=None, format_func=labels.get, key="changes-rule", placeholder="Choose…"
 )
-kind = middle.selectbox(
-    "Change", ["new", "resolved", "persisting"], index=0, key="changes-kind", format_func=str.capitalize
-)
+kind = middle.selectbox("Change", list(KINDS), index=0, key="changes-kind", format_func=KINDS.get)
 market = right.selectbox(
     "Market",
-    changes["market"].unique(maintain_order=True).to_list(),
+    market_options,
     index=None,
     key="changes-market",
     placeholder="All markets",
+    format_func=lambda m: "ALL (markets that reported on both dates)" if m == "ALL" else m,
 )
 if rule:
     drill = filters.with_drill(rules=(rule,))
-    listed = data.dataset("exception_changes", drill).filter(
-        (pl.col("change") == kind) & ((pl.col("market") == market) if market and market != "ALL" else pl.lit(True))
-    )
-    st.caption(f"{listed.height:,} {kind} {labels[rule]} exceptions" + (f" in {plain(market)}" if market else ""))
+    kinds = ["new", "resolved"] if kind == "changed" else [kind]
+    in_market = (pl.col("market") == market) if market else pl.lit(True)
+    where = pl.col("reported_both") if market == "ALL" else in_market  # ALL: as the ALL totals count
+    listed = data.dataset("exception_changes", drill).filter(pl.col("change").is_in(kinds) & where)
+    place = {None: "", "ALL": " in the markets that reported on both dates"}.get(market, f" in {plain(market)}")
+    st.caption(f"{listed.height:,} {KINDS[kind].lower()} {labels[rule]} exceptions{place}")
     widgets.table(
         listed,
         ["order_id", "market", "rule", "change", "stage_then", "stage_now", "market_then", "mrr", "reported_both"],
