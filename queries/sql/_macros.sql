@@ -249,6 +249,13 @@ create or replace temp macro opslens_exception_pairs(as_of, compare_to, markets,
 -- Whether the rule of index `rule_index` is among `bits` (opslens_rule_bits_on).
 create or replace temp macro opslens_has_rule(bits, rule_index) as bits & (1 << rule_index) <> 0;
 
+-- Every combination of rule bits with its rules: one row per (bits, rule), so an order's rules are
+-- found by an equality join on its bits rather than by testing each rule against each order.
+create or replace temp macro opslens_rules_of_bits() as table
+    select b.bits, o.rule, o.rule_index
+    from range((select 2 << max(rule_index) from opslens_rule_order())) b(bits)
+    join opslens_rule_order() o on opslens_has_rule(b.bits, o.rule_index);
+
 -- The change of one (order, rule) (SPEC §5): new (at S only), resolved (at C only), persisting (both).
 create or replace temp macro opslens_change(at_s, at_c) as
     case when not at_c then 'new' when not at_s then 'resolved' else 'persisting' end;
@@ -272,7 +279,7 @@ with per_rule as (
         opslens_has_rule(p.bits_now, o.rule_index) as at_s,
         opslens_has_rule(p.bits_then, o.rule_index) as at_c
     from opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits) p
-    join opslens_rule_order() o on opslens_has_rule(p.bits_now | p.bits_then, o.rule_index)
+    join opslens_rules_of_bits() o on o.bits = p.bits_now | p.bits_then
 ),
 located as (
     select
@@ -313,7 +320,7 @@ per_rule as (
         opslens_has_rule(g.bits_now, o.rule_index) as at_s,
         opslens_has_rule(g.bits_then, o.rule_index) as at_c
     from groups g
-    join opslens_rule_order() o on opslens_has_rule(g.bits_now | g.bits_then, o.rule_index)
+    join opslens_rules_of_bits() o on o.bits = g.bits_now | g.bits_then
 )
 select
     coalesce(
