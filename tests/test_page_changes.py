@@ -227,3 +227,27 @@ def test_clicking_a_heatmap_cell_lists_its_new_and_resolved_orders(handmade_db, 
         ("N7", "NORTH", "resolved"),
         ("N8", "NORTH", "resolved"),
     ]
+
+
+def _many_markets() -> str:
+    """25 markets; market Mi has i orders, without exceptions on 03-01 and with a fallout on 03-08."""
+    rows = ["snapshot_date | order_id | market | stage | ordered_at | mrr | fallout_code"]
+    for i in range(1, 26):
+        for j in range(i):
+            for day, code in (("2026-03-01", ""), ("2026-03-08", "F")):
+                rows.append(f"{day} | O{i:02d}-{j:02d} | M{i:02d} | awaiting_network | 2026-02-25 | 10 | {code}")
+    return "\n".join(rows) + "\n"
+
+
+def test_per_market_charts_show_the_top_markets_and_sum_the_rest(tmp_path, monkeypatch):
+    db = make_store(tmp_path, _many_markets())
+    at = run_page("changes", db, monkeypatch)
+    heatmap = chart_spec(at, "changes-heatmap")["data"][0]
+    # the 20 markets with the most new + resolved: M06..M25; M01..M05 (1 + 2 + 3 + 4 + 5 = 15 new) summed
+    assert heatmap["x"] == sorted([f"M{i:02d}" for i in range(6, 26)] + ["Other (5 markets)"])
+    cells = dict(zip(heatmap["x"], heatmap["text"][heatmap["y"].index("Order fallout")], strict=True))
+    assert cells["Other (5 markets)"] == "+15 / −0" and cells["M25"] == "+25 / −0"
+    note = "The 20 markets with the most change are shown; the other 5 are summed in 'Other (5 markets)'."
+    assert sum(note in caption for caption in main_captions(at)) == 2  # the exceptions and the backlog heatmaps
+    # every market is still in the drill-down's box
+    assert len(at.selectbox(key="changes-market").options) == 26  # 25 markets and ALL
