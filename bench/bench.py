@@ -3,6 +3,7 @@
 Usage (from the repository root):
     .venv/bin/python bench/bench.py --orders 1000000 --days 365          # the scale
     .venv/bin/python bench/bench.py --orders 50000 --days 90 --repeat 3  # a quick look
+    .venv/bin/python bench/bench.py --changes /work/big/year.duckdb      # the comparison datasets only
 
 Prints a Markdown report (medians of warm runs; ratios against a straightforward single SQL query
 over the raw snapshot rows and a naive Polars version, both measured in the same run) and writes
