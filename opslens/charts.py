@@ -307,13 +307,17 @@ def lines(frame: pl.DataFrame, x: str, series: dict[str, str], title: str, x_tit
 CHANGE_COLORS = {"new": WARNING, "persisting": "#BBBBBB", "resolved": "#009E73"}  # vermillion, grey, green
 
 
-def change_bars(changes: pl.DataFrame, label: str, title: str, y_title: str = "Rule") -> go.Figure:
+def change_bars(
+    changes: pl.DataFrame, label: str, title: str, y_title: str = "Rule", key: str | None = None
+) -> go.Figure:
     """Per row (e.g. rule): resolved to the left of zero, persisting then new to the right.
 
     Read in a glance: a long red tail is what appeared since the comparison date, green what was
-    cleared, grey what is still open. Numbers are written on the bars.
+    cleared, grey what is still open. Numbers are written on the bars. Each bar's customdata is
+    [count, the row's `key` (default: its label), change], so a click names what to drill into.
     """
     labels = changes[label].to_list()
+    keys = changes[key or label].to_list()
     traces = []
     for column, name, sign in (("resolved", "Resolved", -1), ("persisting", "Persisting", 1), ("new", "New", 1)):
         values = changes[column].to_numpy()
@@ -326,8 +330,8 @@ def change_bars(changes: pl.DataFrame, label: str, title: str, y_title: str = "R
                 marker_color=CHANGE_COLORS[column],
                 text=[f"{v:,}" if v else "" for v in values],
                 textposition="inside",
-                customdata=values,
-                hovertemplate="%{y}: %{customdata:,} " + name.lower() + "<extra></extra>",
+                customdata=[[int(v), k, column] for v, k in zip(values, keys, strict=True)],
+                hovertemplate="%{y}: %{customdata[0]:,} " + name.lower() + "<extra></extra>",
             )
         )
     height = max(320, 90 + 34 * len(labels))
@@ -343,15 +347,28 @@ def change_bars(changes: pl.DataFrame, label: str, title: str, y_title: str = "R
 
 
 def change_heatmap(
-    frame: pl.DataFrame, x: str, y: str, value: str, text: str, title: str, x_title: str, y_title: str
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    value: str,
+    text: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    key: str | None = None,
 ) -> go.Figure:
-    """A diverging heatmap of a change (red grew, green shrank, white unchanged), labelled by `text`."""
+    """A diverging heatmap of a change (red grew, green shrank, white unchanged), labelled by `text`.
+
+    With `key` (the column of codes behind the `y` labels) the cells can be clicked: Plotly cannot
+    select heatmap cells, so an invisible marker sits on each cell, its customdata [x value, key].
+    """
     xs = sorted(frame[x].unique().to_list())
     ys = frame[y].unique(maintain_order=True).to_list()  # callers pass rows in their meaningful order
     index = {(row[x], row[y]): row for row in frame.iter_rows(named=True)}
     z = [[index[(a, b)][value] if (a, b) in index else 0 for a in xs] for b in ys]
     labels = [[index[(a, b)][text] if (a, b) in index else "" for a in xs] for b in ys]
     largest = max([abs(v) for row in z for v in row] + [1])
+    hover = "%{y} in %{x}: %{text}<extra></extra>"
     cells = go.Heatmap(
         x=xs,
         y=ys,
@@ -361,10 +378,26 @@ def change_heatmap(
         zmin=-largest,
         zmax=largest,
         colorscale=[[0, "#009E73"], [0.5, "#FFFFFF"], [1, WARNING]],
-        hovertemplate="%{y} in %{x}: %{text}<extra></extra>",
+        hovertemplate=hover,
+        hoverinfo="skip" if key else None,
         colorbar={"title": "change"},
     )
-    return _figure([cells], title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
+    traces = [cells]
+    if key:
+        codes = dict(zip(frame[y], frame[key], strict=False))
+        traces.append(
+            go.Scatter(
+                x=xs * len(ys),
+                y=[b for b in ys for _ in xs],
+                mode="markers",
+                marker={"symbol": "square", "size": 30, "opacity": 0},
+                text=[cell for row in labels for cell in row],
+                customdata=[[a, codes[b]] for b in ys for a in xs],
+                hovertemplate=hover,
+                showlegend=False,
+            )
+        )
+    return _figure(traces, title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
 
 
 SLE_BANDS = {  # ageing_orders.sle_band -> dot colour, from calm to about to breach

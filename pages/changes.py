@@ -16,6 +16,38 @@ from opslens.app.text import plain
 from opslens.contract import OPEN_STAGES
 from opslens.queries import RULES, ComparisonDateError
 
+# Per-market charts show the markets with the most change; the rest are summed into one column, so a
+# store of thousands of markets still draws a chart a manager can read (and a page that loads fast).
+TOP_MARKETS = 20
+
+
+def top_markets(frame: pl.DataFrame, size: pl.Expr, keys: list[str], sums: list[str]) -> tuple[pl.DataFrame, int]:
+    """The TOP_MARKETS markets with the largest `size` (ties by name), the others summed per `keys` into
+    a market 'Other (K markets)'; and K (0: every market is shown)."""
+    ranked = frame.group_by("market").agg(size.alias("size")).sort(["size", "market"], descending=[True, False])
+    if ranked.height <= TOP_MARKETS:
+        return frame, 0
+    shown = ranked["market"].head(TOP_MARKETS).implode()
+    rest = ranked.height - TOP_MARKETS
+    other = (
+        frame.filter(~pl.col("market").is_in(shown))
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col(sums).sum())
+        .with_columns(market=pl.lit(f"Other ({rest:,} markets)"))
+    )
+    return pl.concat([frame.filter(pl.col("market").is_in(shown)), other], how="diagonal_relaxed"), rest
+
+
+def shown_markets(rest: int) -> str:
+    """What a per-market chart's caption says about the markets it leaves out."""
+    if not rest:
+        return ""
+    return (
+        f"The {TOP_MARKETS} markets with the most change are shown; the other {rest:,} are summed in"
+        f" 'Other ({rest:,} markets)'. Every market is in the download and the drill-down."
+    )
+
+
 dates, _options = data.choices()
 filters = state.current_filters()
 as_of = filters.as_of or dates[0]
@@ -96,12 +128,17 @@ if not (total["new"].sum() or total["resolved"].sum()):
         icon=":material/check_circle:",
     )
 else:
-    figure = charts.change_bars(total, "rule_label", f"Exceptions per rule since {compare_to}")
-    st.plotly_chart(figure, key="changes-bars")
+    figure = charts.change_bars(total, "rule_label", f"Exceptions per rule since {compare_to}", key="rule")
+    st.plotly_chart(figure, key="changes-bars", on_select="rerun", selection_mode="points")
     widgets.downloads("changes", filters, changes.drop("rule_label", "cell"), figure, key="changes-bars")
-    per_market = changes.filter(pl.col("market") != "ALL")
+    per_market, rest = top_markets(
+        changes.filter(pl.col("market") != "ALL"),
+        (pl.col("new") + pl.col("resolved")).sum(),
+        ["rule", "rule_label"],
+        ["new", "resolved", "persisting", "net_change"],
+    )
     heatmap = charts.change_heatmap(
-        per_market,
+        per_market.with_columns(pl.format("+{} / −{}", "new", "resolved").alias("cell")),
         "market",
         "rule_label",
         "net_change",
@@ -109,31 +146,70 @@ else:
         "New / resolved per rule and market (colour: net change)",
         "Market",
         "Rule",
+        key="rule",
     )
-    st.plotly_chart(heatmap, key="changes-heatmap")
+    st.plotly_chart(heatmap, key="changes-heatmap", on_select="rerun", selection_mode="points")
+    if rest:
+        st.caption(shown_markets(rest))
     widgets.downloads("changes", filters, changes.drop("rule_label", "cell"), heatmap, key="changes-heatmap")
 
+# The orders behind a number: chosen in the three boxes, or by clicking a bar (a rule's new, resolved or
+# persisting exceptions in the ALL total) or a heatmap cell (a rule's new and resolved ones in a market).
+# The boxes are the one selection: a new click sets them (as widgets.drill_choice does for one box),
+# and afterwards they are free to change while the chart keeps showing the clicked point.
+KINDS = {"new": "New", "resolved": "Resolved", "persisting": "Persisting", "changed": "New or resolved"}
+market_options = changes["market"].unique(maintain_order=True).to_list()
+
+
+def clicked_point(chart_key: str) -> list | None:
+    """The customdata of the point clicked in a chart (st.plotly_chart keeps the event in session state)."""
+    event = st.session_state.get(chart_key)
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    return points[0].get("customdata") if points else None
+
+
+def follow_chart_clicks() -> None:
+    """A new click on the bars or the heatmap writes its rule, change and market into the boxes."""
+    for chart_key in ("changes-bars", "changes-heatmap"):
+        point = clicked_point(chart_key)
+        if point == st.session_state.get(f"{chart_key}-clicked"):
+            continue  # no new click on this chart: the boxes stay as the user set them
+        st.session_state[f"{chart_key}-clicked"] = point
+        if not point:
+            continue
+        if chart_key == "changes-bars":  # [count, rule, change] of a bar of the ALL totals
+            rule_code, kind_code, market_code = point[1], point[2], "ALL"
+        else:  # [market, rule] of a cell, which shows its new and resolved exceptions
+            market_code, rule_code, kind_code = point[0], point[1], "changed"
+        if rule_code in RULES and kind_code in KINDS and market_code in market_options:
+            st.session_state["changes-rule"] = rule_code
+            st.session_state["changes-kind"] = kind_code
+            st.session_state["changes-market"] = market_code
+
+
+follow_chart_clicks()
 st.markdown("**The orders behind a number**")
 left, middle, right = st.columns(3)
 rule = left.selectbox(
     "Rule", list(RULES), index=None, format_func=labels.get, key="changes-rule", placeholder="Choose…"
 )
-kind = middle.selectbox(
-    "Change", ["new", "resolved", "persisting"], index=0, key="changes-kind", format_func=str.capitalize
-)
+kind = middle.selectbox("Change", list(KINDS), index=0, key="changes-kind", format_func=KINDS.get)
 market = right.selectbox(
     "Market",
-    changes["market"].unique(maintain_order=True).to_list(),
+    market_options,
     index=None,
     key="changes-market",
     placeholder="All markets",
+    format_func=lambda m: "ALL (markets that reported on both dates)" if m == "ALL" else m,
 )
 if rule:
     drill = filters.with_drill(rules=(rule,))
-    listed = data.dataset("exception_changes", drill).filter(
-        (pl.col("change") == kind) & ((pl.col("market") == market) if market and market != "ALL" else pl.lit(True))
-    )
-    st.caption(f"{listed.height:,} {kind} {labels[rule]} exceptions" + (f" in {plain(market)}" if market else ""))
+    kinds = ["new", "resolved"] if kind == "changed" else [kind]
+    in_market = (pl.col("market") == market) if market else pl.lit(True)
+    where = pl.col("reported_both") if market == "ALL" else in_market  # ALL: as the ALL totals count
+    listed = data.dataset("exception_changes", drill).filter(pl.col("change").is_in(kinds) & where)
+    place = {None: "", "ALL": " in the markets that reported on both dates"}.get(market, f" in {plain(market)}")
+    st.caption(f"{listed.height:,} {KINDS[kind].lower()} {labels[rule]} exceptions{place}")
     widgets.table(
         listed,
         ["order_id", "market", "rule", "change", "stage_then", "stage_now", "market_then", "mrr", "reported_both"],
@@ -157,8 +233,14 @@ bars = charts.grouped_bars(
 )
 st.plotly_chart(bars, key="changes-backlog")
 widgets.downloads("backlog_changes", filters, backlog.drop("stage_label", "cell"), bars, key="changes-backlog")
-backlog_map = charts.change_heatmap(
+backlog_markets, backlog_rest = top_markets(
     backlog.filter(pl.col("market") != "ALL"),
+    pl.col("orders_change").abs().sum(),
+    ["stage", "stage_label"],
+    ["orders_then", "orders_now", "orders_change"],
+)
+backlog_map = charts.change_heatmap(
+    backlog_markets.with_columns(pl.format("{} → {}", "orders_then", "orders_now").alias("cell")),
     "market",
     "stage_label",
     "orders_change",
@@ -168,6 +250,8 @@ backlog_map = charts.change_heatmap(
     "Stage",
 )
 st.plotly_chart(backlog_map, key="changes-backlog-map")
+if backlog_rest:
+    st.caption(shown_markets(backlog_rest))
 widgets.downloads("backlog_changes", filters, backlog.drop("stage_label", "cell"), backlog_map, key="changes-map")
 
 left, right = st.columns(2)

@@ -167,6 +167,12 @@ def macros_sql() -> str:
         "RULE_ORDER": ", ".join(f"('{rule.name}', {index})" for index, rule in enumerate(RULES.values(), start=1)),
         "RULE_FLAGS": ",\n        ".join(f"coalesce({rule.flag}, false) as {rule.flag_column}" for rule in flagged),
         "RULE_LIST": ",\n        ".join(f"case when {rule.flag_column} then '{rule.name}' end" for rule in flagged),
+        # bit `rule_index` set for each flag that holds: all of a row's rules in one integer
+        "RULE_BITS": " | ".join(
+            f"(case when {rule.flag_column} then {1 << index} else 0 end)"
+            for index, rule in enumerate(RULES.values(), start=1)
+            if rule.flag
+        ),
     }
     text = sql_text("_macros")
     for marker, sql in parts.items():

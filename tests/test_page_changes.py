@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -151,3 +152,102 @@ def test_nothing_changed(tmp_path, monkeypatch):
     assert notes == ["Nothing changed: no exception is new or resolved since 2026-03-01 (1 persist) for these filters."]
     assert metrics(at) == {"New": "0", "Resolved": "0", "Persisting": "1", "Net change": "+0"}
     assert [c.key for c in at.main.get("plotly_chart")] == ["changes-backlog", "changes-backlog-map"]
+
+
+# --- clicking the charts drills down -----------------------------------------------------------------
+
+
+def _click(at, chart_key: str, customdata: list) -> None:
+    """What st.plotly_chart(on_select='rerun') keeps in session state after a click on one point."""
+    point = {"customdata": customdata, "curve_number": 0, "point_index": 0}
+    at.session_state[chart_key] = SimpleNamespace(selection=SimpleNamespace(points=[point]))
+
+
+def _cell(trace: dict, x: str, y: str) -> int:
+    """The index of the heatmap's clickable marker at (x, y)."""
+    return next(i for i, at in enumerate(zip(trace["x"], trace["y"], strict=True)) if at == (x, y))
+
+
+def _drilled(at) -> list[tuple[str, str, str]]:
+    return [(r["order_id"], r["market"], r["change"]) for r in table(at, 1)]
+
+
+def test_clicking_a_bar_lists_its_orders_and_sets_the_boxes(handmade_db, monkeypatch):
+    at = run_page("changes", handmade_db, monkeypatch)
+    bars = chart_spec(at, "changes-bars")["data"]
+    resolved = next(trace for trace in bars if trace["name"] == "Resolved")
+    fallout = resolved["y"].index("Order fallout")
+    # ALL fallout resolved: N2 (cleared), N6 (cancelled), N7 and N8 (absent at S)
+    assert resolved["customdata"][fallout] == [4, "fallout", "resolved"]
+
+    _click(at, "changes-bars", resolved["customdata"][fallout])
+    rerun(at)
+    boxes = (at.selectbox(key=k).value for k in ("changes-rule", "changes-kind", "changes-market"))
+    assert tuple(boxes) == ("fallout", "resolved", "ALL")
+    assert sorted(_drilled(at)) == [
+        ("N2", "NORTH", "resolved"),
+        ("N6", "NORTH", "resolved"),
+        ("N7", "NORTH", "resolved"),
+        ("N8", "NORTH", "resolved"),
+    ]
+    assert "4 resolved Order fallout exceptions in the markets that reported on both dates" in main_captions(at)
+
+    # the boxes stay the one selection: a choice made after the click wins over the chart's old point
+    at.selectbox(key="changes-kind").set_value("persisting")
+    rerun(at)
+    assert at.selectbox(key="changes-kind").value == "persisting"
+    assert sorted(_drilled(at)) == [
+        ("M1", "SOUTH", "persisting"),
+        ("N1", "NORTH", "persisting"),
+        ("N4", "NORTH", "persisting"),
+        ("S1", "SOUTH", "persisting"),
+    ]
+
+
+def test_clicking_a_heatmap_cell_lists_its_new_and_resolved_orders(handmade_db, monkeypatch):
+    at = run_page("changes", handmade_db, monkeypatch)
+    cells = chart_spec(at, "changes-heatmap")["data"][1]  # the clickable markers over the cells
+    west = _cell(cells, "WEST", "Order fallout")
+    assert cells["customdata"][west] == ["WEST", "fallout"] and cells["text"][west] == "+1 / −0"
+
+    _click(at, "changes-heatmap", cells["customdata"][west])
+    rerun(at)
+    boxes = (at.selectbox(key=k).value for k in ("changes-rule", "changes-kind", "changes-market"))
+    assert tuple(boxes) == ("fallout", "changed", "WEST")
+    assert _drilled(at) == [("W1", "WEST", "new")]  # new although WEST sent no extract at C: the row says so
+    assert "1 new or resolved Order fallout exceptions in WEST" in main_captions(at)
+
+    north = cells["customdata"][_cell(cells, "NORTH", "Order fallout")]
+    _click(at, "changes-heatmap", north)  # +1 / −4: N3 new; N2, N6, N7, N8 resolved
+    rerun(at)
+    assert sorted(_drilled(at)) == [
+        ("N2", "NORTH", "resolved"),
+        ("N3", "NORTH", "new"),
+        ("N6", "NORTH", "resolved"),
+        ("N7", "NORTH", "resolved"),
+        ("N8", "NORTH", "resolved"),
+    ]
+
+
+def _many_markets() -> str:
+    """25 markets; market Mi has i orders, without exceptions on 03-01 and with a fallout on 03-08."""
+    rows = ["snapshot_date | order_id | market | stage | ordered_at | mrr | fallout_code"]
+    for i in range(1, 26):
+        for j in range(i):
+            for day, code in (("2026-03-01", ""), ("2026-03-08", "F")):
+                rows.append(f"{day} | O{i:02d}-{j:02d} | M{i:02d} | awaiting_network | 2026-02-25 | 10 | {code}")
+    return "\n".join(rows) + "\n"
+
+
+def test_per_market_charts_show_the_top_markets_and_sum_the_rest(tmp_path, monkeypatch):
+    db = make_store(tmp_path, _many_markets())
+    at = run_page("changes", db, monkeypatch)
+    heatmap = chart_spec(at, "changes-heatmap")["data"][0]
+    # the 20 markets with the most new + resolved: M06..M25; M01..M05 (1 + 2 + 3 + 4 + 5 = 15 new) summed
+    assert heatmap["x"] == sorted([f"M{i:02d}" for i in range(6, 26)] + ["Other (5 markets)"])
+    cells = dict(zip(heatmap["x"], heatmap["text"][heatmap["y"].index("Order fallout")], strict=True))
+    assert cells["Other (5 markets)"] == "+15 / −0" and cells["M25"] == "+25 / −0"
+    note = "The 20 markets with the most change are shown; the other 5 are summed in 'Other (5 markets)'."
+    assert sum(note in caption for caption in main_captions(at)) == 2  # the exceptions and the backlog heatmaps
+    # every market is still in the drill-down's box
+    assert len(at.selectbox(key="changes-market").options) == 26  # 25 markets and ALL

@@ -70,36 +70,43 @@ select
     ], lambda rule: rule is not null) as rules
 from flagged;
 
+-- missing_from_snapshot at S (SPEC §2 "Exceptions"): open at the market's previous snapshot (the latest
+-- date before S with rows for that market), absent at S, while the market has rows at S. One row per
+-- such order: its row at that previous snapshot, with its ages at S.
+create or replace temp macro opslens_missing_from_snapshot(as_of, markets, products, segments) as table
+with previous_day as (
+    select market, max(snapshot_date) as previous_date
+    from market_days
+    where snapshot_date < as_of
+      and market in (select market from market_days where snapshot_date = as_of)
+    group by market
+)
+select
+    p.*,
+    st.stage_index,
+    st.is_open,
+    as_of - coalesce(p.stage_entered_at::date, p.stage_run_start) as age_in_stage_days,
+    as_of - p.ordered_at::date as age_days,
+    'missing_from_snapshot' as rule
+from snapshots p
+join previous_day d on p.market = d.market and p.snapshot_date = d.previous_date
+join stages st on st.stage = p.stage
+where st.is_open
+  -- redundant with the join, but lets the scan skip the row groups of other dates
+  and p.snapshot_date in (select previous_date from previous_day)
+  and opslens_passes(markets, products, segments, p.market, p.product, p.segment)
+  -- an order whose next row is dated S is at S: only the others need looking up
+  and p.next_snapshot_date is distinct from as_of
+  and not exists (select 1 from snapshots s where s.snapshot_date = as_of and s.order_id = p.order_id);
+
 -- Exceptions at S: one row per order and rule (SPEC §2 "Exceptions").
 create or replace temp macro opslens_exceptions(as_of, markets, products, segments, stall_limits) as table
 with rule_hits as (
     select * exclude (rules), unnest(rules) as rule
     from opslens_snap_rules(as_of, markets, products, segments, stall_limits)
 ),
--- missing_from_snapshot: open at the market's previous snapshot, absent at S, market reported at S.
-previous_day as (
-    select market, max(snapshot_date) as previous_date
-    from market_days
-    where snapshot_date < as_of
-      and market in (select market from market_days where snapshot_date = as_of)
-    group by market
-),
 missing as (
-    select
-        p.*,
-        st.stage_index,
-        st.is_open,
-        as_of - coalesce(p.stage_entered_at::date, p.stage_run_start) as age_in_stage_days,
-        as_of - p.ordered_at::date as age_days,
-        'missing_from_snapshot' as rule
-    from snapshots p
-    join previous_day d on p.market = d.market and p.snapshot_date = d.previous_date
-    join stages st on st.stage = p.stage
-    where st.is_open
-      and opslens_passes(markets, products, segments, p.market, p.product, p.segment)
-      -- an order whose next row is dated S is at S: only the others need looking up
-      and p.next_snapshot_date is distinct from as_of
-      and not exists (select 1 from snapshots s where s.snapshot_date = as_of and s.order_id = p.order_id)
+    select * from opslens_missing_from_snapshot(as_of, markets, products, segments)
 ),
 final as (
     select
@@ -181,62 +188,150 @@ create or replace temp macro opslens_reporting(as_of, compare_to) as table
     from market_days
     group by market;
 
--- Exceptions at S against exceptions at C: one row per (order, rule) in either, under the same filters
--- at each date (opslens_exceptions evaluated twice; no rule is restated here). change: new (at S only),
--- resolved (at C only), persisting (both). The stages are those of the exception rows (null where the
--- order has no such row). market is the order's market at S, else at C: an exception resolved because
--- the order moved to another market, or left the filtered view, is reported where the order is now.
-create or replace temp macro opslens_exception_changes(as_of, compare_to, markets, products, segments, stall_limits) as table
-with now_rows as (
-    select order_id, rule, market, stage, mrr, rule_index
-    from opslens_exceptions(as_of, markets, products, segments, stall_limits)
-),
-then_rows as (
-    select order_id, rule, market, stage, mrr, rule_index
-    from opslens_exceptions(compare_to, markets, products, segments, stall_limits)
-),
-paired as (
+-- Every row of one snapshot date D, unfiltered (a comparison also needs where an order is on the other
+-- date, whatever the filters), with `passes` (the market / product / segment filters) and `rule_bits`:
+-- bit rule_index (opslens_rule_order) set for each rule the row breaks at D. The flags are the RULES
+-- registry's, as in opslens_snap_rules, evaluated on the columns of opslens_snap at D (this macro has
+-- no as_of parameter: the flags' `as_of` is the column holding D). missing_from_snapshot, about an
+-- absent row, is opslens_missing_from_snapshot's. Only the columns a caller reads are scanned.
+create or replace temp macro opslens_rule_bits_on(on_date, markets, products, segments, stall_limits) as table
+with dated as (
     select
-        coalesce(n.order_id, t.order_id) as order_id,
-        coalesce(n.rule, t.rule) as rule,
-        coalesce(n.rule_index, t.rule_index) as rule_index,
-        case when t.order_id is null then 'new' when n.order_id is null then 'resolved' else 'persisting' end
-            as change,
-        t.stage as stage_then,
-        n.stage as stage_now,
-        t.market as exception_market_then,
-        n.market as exception_market_now,
-        coalesce(n.mrr, t.mrr) as mrr
-    from now_rows n
-    full join then_rows t on n.order_id = t.order_id and n.rule = t.rule
+        s.*,
+        st.stage_index,
+        st.is_open,
+        s.snapshot_date as as_of,
+        s.snapshot_date - coalesce(s.stage_entered_at::date, s.stage_run_start) as age_in_stage_days,
+        s.snapshot_date - s.ordered_at::date as age_days,
+        opslens_passes(markets, products, segments, s.market, s.product, s.segment) as passes
+    from snapshots s
+    join stages st using (stage)
+    where s.snapshot_date = on_date
 ),
--- The order's own row on the other date, whatever the filters: where it is now (or was then).
-rows_now as (
-    select order_id, market from snapshots
-    where snapshot_date = as_of and order_id in (select order_id from paired where change = 'resolved')
-),
-rows_then as (
-    select order_id, market from snapshots
-    where snapshot_date = compare_to and order_id in (select order_id from paired where change = 'new')
+flagged as (
+    select
+        *,
+        /* RULE_FLAGS */
+    from dated
+)
+select *, /* RULE_BITS */ as rule_bits
+from flagged;
+
+-- One row per order at D with an exception there or a row there: its row's market (null when absent),
+-- the market, stage and MRR of its exception rows, and its rules at D as bits (0: none). The
+-- exceptions are opslens_exceptions' (the rule flags of each row that passes the filters, and
+-- missing_from_snapshot), as bits instead of one row per rule.
+create or replace temp macro opslens_exception_bits_on(on_date, markets, products, segments, stall_limits) as table
+    select
+        order_id, market as row_market, market, stage, mrr, case when passes then rule_bits else 0 end as bits
+    from opslens_rule_bits_on(on_date, markets, products, segments, stall_limits)
+    union all
+    select
+        m.order_id, null as row_market, m.market, m.stage, m.mrr, 1 << o.rule_index as bits
+    from opslens_missing_from_snapshot(on_date, markets, products, segments) m
+    join opslens_rule_order() o using (rule);
+
+-- Exceptions at S against exceptions at C, per order: one row per order with an exception at C or at S
+-- under the same filters at each date. Each date's rows are read once (opslens_exception_bits_on) and
+-- paired by order: for each date the order's rules there (bits, 0 for none), the market, stage and MRR
+-- of its exception rows and the market of its row whatever the filters (null when absent).
+create or replace temp macro opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits) as table
+    select
+        order_id,
+        coalesce(n.bits, 0) as bits_now,
+        n.market as exception_market_now, n.row_market as row_market_now, n.stage as stage_now, n.mrr as mrr_now,
+        coalesce(t.bits, 0) as bits_then,
+        t.market as exception_market_then, t.row_market as row_market_then, t.stage as stage_then, t.mrr as mrr_then
+    from opslens_exception_bits_on(as_of, markets, products, segments, stall_limits) n
+    full join opslens_exception_bits_on(compare_to, markets, products, segments, stall_limits) t using (order_id)
+    where coalesce(n.bits, 0) <> 0 or coalesce(t.bits, 0) <> 0;
+
+-- Whether the rule of index `rule_index` is among `bits` (opslens_rule_bits_on).
+create or replace temp macro opslens_has_rule(bits, rule_index) as bits & (1 << rule_index) <> 0;
+
+-- Every combination of rule bits with its rules: one row per (bits, rule), so an order's rules are
+-- found by an equality join on its bits rather than by testing each rule against each order.
+create or replace temp macro opslens_rules_of_bits() as table
+    select b.bits, o.rule, o.rule_index
+    from range((select 2 << max(rule_index) from opslens_rule_order())) b(bits)
+    join opslens_rule_order() o on opslens_has_rule(b.bits, o.rule_index);
+
+-- The change of one (order, rule) (SPEC §5): new (at S only), resolved (at C only), persisting (both).
+create or replace temp macro opslens_change(at_s, at_c) as
+    case when not at_c then 'new' when not at_s then 'resolved' else 'persisting' end;
+
+-- Where an (order, rule) change is reported (SPEC §5): the order's market at S, else at C. At a date
+-- where the order breaks the rule that is its exception row's market; at the other, the market of its
+-- row there whatever the filters (an exception resolved because the order moved to another market, or
+-- left the filtered view, is reported where the order is now), null when the order is absent.
+create or replace temp macro opslens_market_on(at_date, exception_market, row_market) as
+    case when at_date then exception_market else row_market end;
+
+-- Exceptions at S against exceptions at C: one row per (order, rule) in either (opslens_exception_pairs,
+-- one row per rule of the order at either date). The stages are those of the exception rows (null
+-- where the order has no such row); the MRR is the exception row's at S, else at C.
+create or replace temp macro opslens_exception_changes(as_of, compare_to, markets, products, segments, stall_limits) as table
+with per_rule as (
+    select
+        p.*,
+        o.rule,
+        o.rule_index,
+        opslens_has_rule(p.bits_now, o.rule_index) as at_s,
+        opslens_has_rule(p.bits_then, o.rule_index) as at_c
+    from opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits) p
+    join opslens_rules_of_bits() o on o.bits = p.bits_now | p.bits_then
 ),
 located as (
     select
-        p.*,
-        coalesce(p.exception_market_now, rn.market) as market_now,
-        coalesce(p.exception_market_then, rt.market) as market_then
-    from paired p
-    left join rows_now rn on p.change = 'resolved' and rn.order_id = p.order_id
-    left join rows_then rt on p.change = 'new' and rt.order_id = p.order_id
+        order_id,
+        rule,
+        rule_index,
+        opslens_change(at_s, at_c) as change,
+        case when at_c then stage_then end as stage_then,
+        case when at_s then stage_now end as stage_now,
+        opslens_market_on(at_c, exception_market_then, row_market_then) as market_then,
+        opslens_market_on(at_s, exception_market_now, row_market_now) as market_now,
+        coalesce(case when at_s then mrr_now end, case when at_c then mrr_then end) as mrr
+    from per_rule
 )
 select
-    l.order_id,
-    coalesce(l.market_now, l.market_then) as market,
-    l.rule, l.change, l.stage_then, l.stage_now, l.market_then, l.market_now, l.mrr,
-    coalesce(r.reported_both, false) as reported_both,
-    l.rule_index,
-    case l.change when 'new' then 1 when 'resolved' then 2 else 3 end as change_index
-from located l
-left join opslens_reporting(as_of, compare_to) r on r.market = coalesce(l.market_now, l.market_then);
+    order_id,
+    coalesce(market_now, market_then) as market,
+    rule, change, stage_then, stage_now, market_then, market_now, mrr,
+    rule_index,
+    case change when 'new' then 1 when 'resolved' then 2 else 3 end as change_index
+from located;
+
+-- How many (order, rule) changes per market, rule and change: opslens_exception_changes counted, with
+-- the orders first grouped by what decides their changes (rules and markets at each date), so each
+-- rule is looked at once per group rather than once per order.
+create or replace temp macro opslens_exception_change_counts(as_of, compare_to, markets, products, segments, stall_limits) as table
+with groups as (
+    select
+        bits_now, exception_market_now, row_market_now, bits_then, exception_market_then, row_market_then,
+        count(*) as orders
+    from opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits)
+    group by all
+),
+per_rule as (
+    select
+        g.*,
+        o.rule,
+        opslens_has_rule(g.bits_now, o.rule_index) as at_s,
+        opslens_has_rule(g.bits_then, o.rule_index) as at_c
+    from groups g
+    join opslens_rules_of_bits() o on o.bits = g.bits_now | g.bits_then
+)
+select
+    coalesce(
+        opslens_market_on(at_s, exception_market_now, row_market_now),
+        opslens_market_on(at_c, exception_market_then, row_market_then)
+    ) as market,
+    rule,
+    opslens_change(at_s, at_c) as change,
+    sum(orders) as orders
+from per_rule
+group by all;
 -- ---- Flow and forecasts (SPEC §6; docs/forecasts.md) ----------------------------------------------
 
 -- The history window of S: the calendar days in (S - history, S] on or after the first snapshot date

@@ -3,8 +3,15 @@
 -- reported on C or S (or that an order moved to) is listed, zeros included. ALL sums only the markets
 -- that reported on both dates, so a missing extract does not show up as a wave of new or resolved
 -- exceptions; reported_both says, per market, whether it did (for ALL: whether every market did).
-with changed as (
-    select * from opslens_exception_changes($as_of, $compare_to, $markets, $products, $segments, $stall_limits)
+with counts as (
+    select
+        market,
+        rule,
+        sum(orders) filter (where change = 'new') as new,
+        sum(orders) filter (where change = 'resolved') as resolved,
+        sum(orders) filter (where change = 'persisting') as persisting
+    from opslens_exception_change_counts($as_of, $compare_to, $markets, $products, $segments, $stall_limits)
+    group by all
 ),
 reporting as (
     select * from opslens_reporting($as_of, $compare_to)
@@ -13,20 +20,19 @@ markets as (
     select market from reporting
     where (rows_then > 0 or rows_now > 0) and ($markets is null or list_contains($markets, market))
     union
-    select market from changed
+    select market from counts
 ),
 per_market as (
     select
         m.market,
         o.rule,
         o.rule_index,
-        count(c.order_id) filter (where c.change = 'new') as new,
-        count(c.order_id) filter (where c.change = 'resolved') as resolved,
-        count(c.order_id) filter (where c.change = 'persisting') as persisting
+        coalesce(c.new, 0) as new,
+        coalesce(c.resolved, 0) as resolved,
+        coalesce(c.persisting, 0) as persisting
     from markets m
     cross join opslens_rule_order() o
-    left join changed c on c.market = m.market and c.rule = o.rule
-    group by all
+    left join counts c on c.market = m.market and c.rule = o.rule
 ),
 market_rows as (
     select p.*, coalesce(r.reported_both, false) as reported_both, 0 as is_total

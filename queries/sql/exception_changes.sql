@@ -7,9 +7,11 @@ with changed as (
 ),
 final as (
     select
-        order_id, market, rule, change, stage_then, stage_now, market_then, market_now, mrr, reported_both,
-        change_index, rule_index
-    from changed
+        c.order_id, c.market, c.rule, c.change, c.stage_then, c.stage_now, c.market_then, c.market_now, c.mrr,
+        coalesce(r.reported_both, false) as reported_both,
+        c.change_index, c.rule_index
+    from changed c
+    left join opslens_reporting($as_of, $compare_to) r using (market)
     where ($rules is null or list_contains($rules, rule))
       and $compare_to is not null
 )
