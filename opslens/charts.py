@@ -362,7 +362,7 @@ def change_heatmap(
     With `key` (the column of codes behind the `y` labels) the cells can be clicked: Plotly cannot
     select heatmap cells, so an invisible marker sits on each cell, its customdata [x value, key].
     """
-    xs = sorted(frame[x].unique().to_list())
+    xs = sorted(frame[x].unique().to_list(), key=_other_last)
     ys = frame[y].unique(maintain_order=True).to_list()  # callers pass rows in their meaningful order
     index = {(row[x], row[y]): row for row in frame.iter_rows(named=True)}
     z = [[index[(a, b)][value] if (a, b) in index else 0 for a in xs] for b in ys]

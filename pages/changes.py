@@ -16,38 +16,6 @@ from opslens.app.text import plain
 from opslens.contract import OPEN_STAGES
 from opslens.queries import RULES, ComparisonDateError
 
-# Per-market charts show the markets with the most change; the rest are summed into one column, so a
-# store of thousands of markets still draws a chart a manager can read (and a page that loads fast).
-TOP_MARKETS = 20
-
-
-def top_markets(frame: pl.DataFrame, size: pl.Expr, keys: list[str], sums: list[str]) -> tuple[pl.DataFrame, int]:
-    """The TOP_MARKETS markets with the largest `size` (ties by name), the others summed per `keys` into
-    a market 'Other (K markets)'; and K (0: every market is shown)."""
-    ranked = frame.group_by("market").agg(size.alias("size")).sort(["size", "market"], descending=[True, False])
-    if ranked.height <= TOP_MARKETS:
-        return frame, 0
-    shown = ranked["market"].head(TOP_MARKETS).implode()
-    rest = ranked.height - TOP_MARKETS
-    other = (
-        frame.filter(~pl.col("market").is_in(shown))
-        .group_by(keys, maintain_order=True)
-        .agg(pl.col(sums).sum())
-        .with_columns(market=pl.lit(f"Other ({rest:,} markets)"))
-    )
-    return pl.concat([frame.filter(pl.col("market").is_in(shown)), other], how="diagonal_relaxed"), rest
-
-
-def shown_markets(rest: int) -> str:
-    """What a per-market chart's caption says about the markets it leaves out."""
-    if not rest:
-        return ""
-    return (
-        f"The {TOP_MARKETS} markets with the most change are shown; the other {rest:,} are summed in"
-        f" 'Other ({rest:,} markets)'. Every market is in the download and the drill-down."
-    )
-
-
 dates, _options = data.choices()
 filters = state.current_filters()
 as_of = filters.as_of or dates[0]
@@ -131,11 +99,12 @@ else:
     figure = charts.change_bars(total, "rule_label", f"Exceptions per rule since {compare_to}", key="rule")
     st.plotly_chart(figure, key="changes-bars", on_select="rerun", selection_mode="points")
     widgets.downloads("changes", filters, changes.drop("rule_label", "cell"), figure, key="changes-bars")
-    per_market, rest = top_markets(
+    per_market, rest = charts.top_n(  # the markets with the most change; the rest in "Other (K markets)"
         changes.filter(pl.col("market") != "ALL"),
-        (pl.col("new") + pl.col("resolved")).sum(),
-        ["rule", "rule_label"],
-        ["new", "resolved", "persisting", "net_change"],
+        "market",
+        pl.col("new") + pl.col("resolved"),
+        summed=("new", "resolved", "persisting", "net_change"),
+        keys=("rule", "rule_label"),
     )
     heatmap = charts.change_heatmap(
         per_market.with_columns(pl.format("+{} / −{}", "new", "resolved").alias("cell")),
@@ -149,8 +118,7 @@ else:
         key="rule",
     )
     st.plotly_chart(heatmap, key="changes-heatmap", on_select="rerun", selection_mode="points")
-    if rest:
-        st.caption(shown_markets(rest))
+    widgets.top_caption(rest, "change", summed=True, every_market_in="the download and the drill-down")
     widgets.downloads("changes", filters, changes.drop("rule_label", "cell"), heatmap, key="changes-heatmap")
 
 # The orders behind a number: chosen in the three boxes, or by clicking a bar (a rule's new, resolved or
@@ -233,11 +201,12 @@ bars = charts.grouped_bars(
 )
 st.plotly_chart(bars, key="changes-backlog")
 widgets.downloads("backlog_changes", filters, backlog.drop("stage_label", "cell"), bars, key="changes-backlog")
-backlog_markets, backlog_rest = top_markets(
+backlog_markets, backlog_rest = charts.top_n(
     backlog.filter(pl.col("market") != "ALL"),
-    pl.col("orders_change").abs().sum(),
-    ["stage", "stage_label"],
-    ["orders_then", "orders_now", "orders_change"],
+    "market",
+    pl.col("orders_change").abs(),
+    summed=("orders_then", "orders_now", "orders_change"),
+    keys=("stage", "stage_label"),
 )
 backlog_map = charts.change_heatmap(
     backlog_markets.with_columns(pl.format("{} → {}", "orders_then", "orders_now").alias("cell")),
@@ -250,8 +219,7 @@ backlog_map = charts.change_heatmap(
     "Stage",
 )
 st.plotly_chart(backlog_map, key="changes-backlog-map")
-if backlog_rest:
-    st.caption(shown_markets(backlog_rest))
+widgets.top_caption(backlog_rest, "change", summed=True, every_market_in="the download and the drill-down")
 widgets.downloads("backlog_changes", filters, backlog.drop("stage_label", "cell"), backlog_map, key="changes-map")
 
 left, right = st.columns(2)

@@ -50,7 +50,7 @@ figure = charts.heatmap(
     y_order=list(labels.values()),
 )
 st.plotly_chart(figure, key="exceptions-heatmap")
-widgets.top_caption(hidden, "exceptions", summed=True, complete_in="The download")
+widgets.top_caption(hidden, "exceptions", summed=True, every_market_in="the download")
 widgets.downloads("exceptions", filters, exceptions, figure, key="exceptions-heatmap")
 
 with st.expander("What each rule means, and its thresholds"):

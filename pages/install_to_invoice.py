@@ -64,7 +64,7 @@ else:
             "Days",
         )
         st.plotly_chart(percentiles, key="i2i-markets")
-        widgets.top_caption(hidden, "invoiced orders", summed=False, complete_in="The table below")
+        widgets.top_caption(hidden, "invoiced orders", summed=False, every_market_in="the table below")
         widgets.downloads("install_to_invoice", filters, summary, percentiles, key="i2i-markets")
 
     weekly = data.dataset("install_to_invoice_weekly", filters)

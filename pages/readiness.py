@@ -28,7 +28,7 @@ waiting = charts.grouped_bars(
     "Orders",
 )
 st.plotly_chart(waiting, key="readiness-orders")
-widgets.top_caption(hidden, "orders awaiting network", summed=True, complete_in="The table below")
+widgets.top_caption(hidden, "orders awaiting network", summed=True, every_market_in="the table below")
 widgets.downloads("readiness", filters, readiness, waiting, key="readiness-orders")
 
 left, right = st.columns(2)

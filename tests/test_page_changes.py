@@ -247,7 +247,7 @@ def test_per_market_charts_show_the_top_markets_and_sum_the_rest(tmp_path, monke
     assert heatmap["x"] == sorted([f"M{i:02d}" for i in range(6, 26)] + ["Other (5 markets)"])
     cells = dict(zip(heatmap["x"], heatmap["text"][heatmap["y"].index("Order fallout")], strict=True))
     assert cells["Other (5 markets)"] == "+15 / −0" and cells["M25"] == "+25 / −0"
-    note = "The 20 markets with the most change are shown; the other 5 are summed in 'Other (5 markets)'."
+    note = "Drawn: the 20 markets with the most change; the other 5 are summed in “Other”."
     assert sum(note in caption for caption in main_captions(at)) == 2  # the exceptions and the backlog heatmaps
     # every market is still in the drill-down's box
     assert len(at.selectbox(key="changes-market").options) == 26  # 25 markets and ALL

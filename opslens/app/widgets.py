@@ -122,12 +122,14 @@ def _all_zero(frame: pl.DataFrame) -> bool:
     return False
 
 
-def top_caption(hidden: int, ranked_by: str, summed: bool, complete_in: str = "the download") -> None:
+def top_caption(hidden: int, ranked_by: str, summed: bool, every_market_in: str = "the download") -> None:
     """Under a per-market chart that draws only the top markets (charts.top_n): say which, and where the rest are."""
     if not hidden:
         return
     rest = f"the other {hidden:,} are summed in “Other”" if summed else f"the other {hidden:,} are not drawn"
-    st.caption(f"Drawn: the {TOP_MARKETS} markets with the most {ranked_by}; {rest}. {complete_in} has every market.")
+    st.caption(
+        f"Drawn: the {TOP_MARKETS} markets with the most {ranked_by}; {rest}. Every market is in {every_market_in}."
+    )
 
 
 def tile(column, label: str, value: str, change: float | None, delta: str | None, help_text: str) -> None:
