@@ -50,6 +50,7 @@ class FilterError(ValueError):
     """A filter value no dataset can answer: the message names it and the values that would work."""
 
 
+_LISTED = 20  # a message names this many choices at most (a store may hold thousands of markets)
 # The filters that hold several values, with the singular that names one value in messages.
 _MULTI = {"markets": "market", "products": "product", "segments": "segment", "stages": "stage", "rules": "rule"}
 
@@ -316,7 +317,9 @@ def _listing(key: str, choices: Sequence[str], scoped: bool) -> str:
         where = f"your {key} in this store" if key == "markets" else f"{key} in your markets"
     else:
         where = f"this store's {key}"
-    return f"{where}: {', '.join(choices) or 'none'}"
+    named = ", ".join(choices[:_LISTED]) or "none"
+    more = f" and {len(choices) - _LISTED:,} more" if len(choices) > _LISTED else ""
+    return f"{where}: {named}{more}"
 
 
 def latest_snapshot(con) -> dt.date | None:

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from apptest_harness import assert_no_exception, chart_spec, main_captions, run_page, table
 from conftest import MANY_MARKETS as MARKETS
 
 from opslens import charts
 from opslens.app.text import listed, plain_list
-from opslens.queries import dataset
+from opslens.queries import FilterError, dataset
 
 
 def test_top_n_keeps_the_largest_in_frame_order_and_sums_the_rest():
@@ -119,3 +120,10 @@ def test_install_to_invoice_and_data_health_draw_20_markets(many_markets_db, mon
     assert_no_exception(at)
     assert len(chart_spec(at, "health-rows")["data"][0]["y"]) == 20
     assert any("Drawn: the 20 markets with the most missing extracts" in c for c in main_captions(at))
+
+
+def test_an_unknown_market_names_twenty_markets_then_counts_the_rest(many_markets_db):
+    with pytest.raises(FilterError) as raised:
+        dataset("backlog", db=many_markets_db, markets=["NOPE"])
+    named = dataset("freshness", db=many_markets_db)["market"].sort().head(20).to_list()
+    assert str(raised.value) == f"unknown market 'NOPE'; this store's markets: {', '.join(named)} and 10 more"
