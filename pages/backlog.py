@@ -21,7 +21,7 @@ if widgets.empty_state(backlog, "open orders", filters):
 orders_tab, mrr_tab = st.tabs(["Orders", "MRR"])
 with orders_tab:
     figure = charts.backlog_bars(backlog, "orders", "Open orders by stage (click a bar to list its orders)")
-    st.plotly_chart(figure, key="backlog-chart", on_select="rerun", selection_mode="points")
+    drill_chart = widgets.DrillChart(st.container(), figure, "backlog-chart", list(backlog["stage"]))
     widgets.downloads("backlog", filters, backlog, figure)
 with mrr_tab:
     figure_mrr = charts.backlog_bars(backlog, "mrr", "MRR in backlog by stage")
@@ -30,7 +30,7 @@ with mrr_tab:
 
 st.subheader("Orders behind a stage")
 stage = widgets.drill_choice(
-    "Show the open orders in stage", list(OPEN_STAGES), "backlog-drill", charts.stage_label, "backlog-chart"
+    "Show the open orders in stage", list(OPEN_STAGES), "backlog-drill", charts.stage_label, drill_chart
 )
 if stage:
     drill_filters = filters.with_drill(stages=(stage,))

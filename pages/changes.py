@@ -123,7 +123,7 @@ else:
 
 # The orders behind a number: chosen in the three boxes, or by clicking a bar (a rule's new, resolved or
 # persisting exceptions in the ALL total) or a heatmap cell (a rule's new and resolved ones in a market).
-# The boxes are the one selection: a new click sets them (as widgets.drill_choice does for one box),
+# The boxes are the one selection, kept in the link: a new click sets them (as widgets.drill_chart does),
 # and afterwards they are free to change while the chart keeps showing the clicked point.
 KINDS = {"new": "New", "resolved": "Resolved", "persisting": "Persisting", "changed": "New or resolved"}
 market_options = changes["market"].unique(maintain_order=True).to_list()
@@ -159,14 +159,21 @@ follow_chart_clicks()
 st.markdown("**The orders behind a number**")
 left, middle, right = st.columns(3)
 rule = left.selectbox(
-    "Rule", list(RULES), index=None, format_func=labels.get, key="changes-rule", placeholder="Choose…"
+    "Rule",
+    list(RULES),
+    index=None,
+    format_func=labels.get,
+    key="changes-rule",
+    bind="query-params",
+    placeholder="Choose…",
 )
-kind = middle.selectbox("Change", list(KINDS), index=0, key="changes-kind", format_func=KINDS.get)
+kind = middle.selectbox("Change", list(KINDS), index=0, key="changes-kind", bind="query-params", format_func=KINDS.get)
 market = right.selectbox(
     "Market",
     market_options,
     index=None,
     key="changes-market",
+    bind="query-params",
     placeholder="All markets",
     format_func=lambda m: "ALL (markets that reported on both dates)" if m == "ALL" else m,
 )
@@ -229,10 +236,16 @@ stage = left.selectbox(
     index=None,
     format_func=charts.stage_label,
     key="changes-stage",
+    bind="query-params",
     placeholder="Choose…",
 )
 stage_market = right.selectbox(
-    "In market", reporting["market"].to_list(), index=None, key="changes-stage-market", placeholder="All markets"
+    "In market",
+    reporting["market"].to_list(),
+    index=None,
+    key="changes-stage-market",
+    bind="query-params",
+    placeholder="All markets",
 )
 if stage:
     markets = (stage_market,) if stage_market else None

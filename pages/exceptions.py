@@ -64,7 +64,12 @@ with st.expander("What each rule means, and its thresholds"):
 st.subheader("Orders with exceptions")
 left, right = st.columns(2)
 chosen_rules = left.multiselect(
-    "Rules", list(RULES), format_func=lambda name: labels[name], key="exceptions-rules", placeholder="All rules"
+    "Rules",
+    list(RULES),
+    format_func=lambda name: labels[name],
+    key="exceptions-rules",
+    placeholder="All rules",
+    bind="query-params",
 )
 chosen_stages = right.multiselect(
     "Stages",
@@ -72,6 +77,7 @@ chosen_stages = right.multiselect(
     format_func=charts.stage_label,
     key="exceptions-stages",
     placeholder="All stages",
+    bind="query-params",
 )
 drill = filters.with_drill(rules=tuple(chosen_rules) or None, stages=tuple(chosen_stages) or None)
 listed = data.dataset("exceptions", drill) if (chosen_rules or chosen_stages) else exceptions

@@ -246,7 +246,8 @@ def test_backlog_drill_down_by_clicking_a_bar(page, demo_db: Path) -> None:
 
 
 def test_backlog_select_box_wins_after_a_bar_click(page, demo_db: Path) -> None:
-    """Regression: the chart's selection used to be re-applied on every rerun, overriding the select box."""
+    """The box and the chart are one selection: the box wins after a click, the chart shows the box's
+    stage, a click on any bar (also the one clicked before) picks it, and the link keeps it."""
     open_page(page, "/backlog", charts=5)
     click_bar(page, page.locator(CHART).first, 1)
     combobox = page.get_by_role("combobox", name="Show the open orders in stage", exact=True)
@@ -257,6 +258,14 @@ def test_backlog_select_box_wins_after_a_bar_click(page, demo_db: Path) -> None:
     expected = dataset("orders", db=demo_db, stages=["scheduled"]).height
     expect(drill_caption(page)).to_have_text(f"{expected:,} orders in Scheduled, longest in stage first")
     expect(combobox).to_have_value("Scheduled")
+
+    # The link holds the drill-down, and the chart lights the box's stage, not the bar clicked before.
+    expect(page).to_have_url(re.compile(r"[?&]backlog-drill=Scheduled(&|$)"))
+    expect(page.locator(CHART).first.locator("g.point path").nth(3)).to_have_css("opacity", "1")
+    expect(page.locator(CHART).first.locator("g.point path").nth(1)).not_to_have_css("opacity", "1")
+    # Clicking the bar clicked before works the first time.
+    click_bar(page, page.locator(CHART).first, 1)
+    expect(combobox).to_have_value("Awaiting network")
 
     # A new click on the chart wins again.
     click_bar(page, page.locator(CHART).first, 4)

@@ -129,7 +129,7 @@ def expect_overview(db: Path, view: View) -> dict[str, Any]:
 def observe_backlog(at: AppTest) -> dict[str, Any]:
     return {
         "table": table(at, 0),
-        "orders_chart": chart_spec(at, "backlog-chart")["data"][0]["x"],
+        "orders_chart": chart_spec(at, "backlog-chart-none")["data"][0]["x"],
         "trend": _trend_traces(chart_spec(at, "trend-chart")),
     }
 
@@ -561,6 +561,27 @@ def test_backlog_drill_lists_the_orders_behind_a_stage(demo_db, monkeypatch):
         assert {r["market"] for r in listed} == {"NORTH"}
         ages = [r["age_in_stage_days"] for r in listed]
         assert ages == sorted(ages, reverse=True)
+
+
+def test_drill_downs_live_in_the_link(demo_db, monkeypatch):
+    """A shared link restores the order list behind a chart, not only the filters."""
+    # a link names a choice as the box shows it (Streamlit binds the formatted option)
+    at = run_page("backlog", demo_db, monkeypatch, {"market": ["NORTH"], "backlog-drill": "Scheduled"})
+    orders = dataset("orders", db=demo_db, markets=["NORTH"], stages=["scheduled"])
+    assert at.selectbox(key="backlog-drill").value == "scheduled"
+    assert sorted(r["order_id"] for r in table(at, 0, ["order_id"])) == sorted(orders["order_id"])
+    bars = chart_spec(at, "backlog-chart-scheduled")["data"][0]
+    assert bars["selectedpoints"] == [list(bars["customdata"]).index("scheduled")]  # the box's stage is lit
+
+    link = {"exceptions-rules": [RULES["stalled"].label], "exceptions-stages": ["Intake"]}
+    at = run_page("exceptions", demo_db, monkeypatch, link)
+    assert at.multiselect(key="exceptions-rules").value == ["stalled"]
+    assert at.multiselect(key="exceptions-stages").value == ["intake"]
+    listed = dataset("exceptions", db=demo_db, rules=["stalled"], stages=["intake"])
+    assert f"{listed.height:,} rows · sort by clicking a column header" in main_captions(at)
+
+    at = run_page("readiness", demo_db, monkeypatch, {"readiness-drill": "WEST"})
+    assert at.selectbox(key="readiness-drill").value == "WEST"
 
 
 def test_readiness_drill_lists_orders_awaiting_network_in_a_market(demo_db, monkeypatch):

@@ -7,10 +7,12 @@ chart to PNG or PDF starts Chromium and takes seconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from opslens.access import Access
 from opslens.app import auth, data
@@ -149,25 +151,64 @@ def tile(column, label: str, value: str, change: float | None, delta: str | None
     )
 
 
+@dataclass(frozen=True)
+class DrillChart:
+    """A bar chart that drills: drawn into `slot` (an st.container placed where the chart belongs)
+    once the drill box below it has its value; its bars stand for `options`, in order."""
+
+    slot: DeltaGenerator
+    figure: go.Figure
+    key: str
+    options: Sequence[str]
+
+
 def drill_choice(
     label: str,
     options: Sequence[str],
     key: str,
     format_func: Callable[[str], str] = str,
-    chart_key: str | None = None,
+    chart: DrillChart | None = None,
 ) -> str | None:
-    """Which item to drill into: chosen in the select box, or by clicking a bar of the chart above."""
-    event = st.session_state.get(chart_key) if chart_key else None
+    """Which item to drill into, chosen in this box or by clicking a bar of its `chart`.
+
+    The box is bound to the URL (its key is the query parameter, its value the option as shown), so
+    a shared link opens the same order list; a value the box does not offer is dropped by Streamlit.
+    With a chart there is one selection for both: a click sets the box, and the box's item is the
+    bar highlighted. The chart's key carries that item, so after any change the chart starts with
+    no stale selection of its own and a click on any bar, also one clicked before, is a new choice.
+    """
+    if chart is not None:
+        _take_click(key, chart.options)
+    chosen = st.selectbox(
+        label,
+        options,
+        index=None,
+        key=key,
+        format_func=format_func,
+        placeholder="Choose…",
+        filter_mode="contains",
+        bind="query-params",
+    )
+    if chart is not None:
+        if chosen in chart.options:
+            chart.figure.update_traces(selectedpoints=[list(chart.options).index(chosen)])
+        drawn = f"{chart.key}-{chosen or 'none'}"
+        st.session_state[f"{key}-chart"] = drawn
+        chart.slot.plotly_chart(chart.figure, key=drawn, on_select="rerun", selection_mode="points")
+    return chosen
+
+
+def _take_click(drill_key: str, options: Sequence[str]) -> None:
+    """Move a new click on the drill chart (the key it was drawn with last run) into the drill box."""
+    drawn = st.session_state.get(f"{drill_key}-chart")
+    event = st.session_state.get(drawn) if drawn else None
     points = getattr(getattr(event, "selection", None), "points", None) or []
     index = points[0].get("point_index", points[0].get("point_number")) if points else None
     clicked = options[index] if index is not None and 0 <= index < len(options) else None
-    if clicked != st.session_state.get(f"{key}-clicked"):  # a new click wins; afterwards the box is free
-        st.session_state[f"{key}-clicked"] = clicked
+    if clicked != st.session_state.get(f"{drill_key}-clicked"):  # a new click wins; afterwards the box is free
+        st.session_state[f"{drill_key}-clicked"] = clicked
         if clicked is not None:
-            st.session_state[key] = clicked
-    return st.selectbox(
-        label, options, index=None, key=key, format_func=format_func, placeholder="Choose…", filter_mode="contains"
-    )
+            st.session_state[drill_key] = clicked
 
 
 ORDER_COLUMNS = {
