@@ -289,19 +289,51 @@ def histogram_with_percentiles(
     return _figure([bars], title, x_title, "Orders", bargap=0.05, shapes=shapes, annotations=annotations)
 
 
-def lines(frame: pl.DataFrame, x: str, series: dict[str, str], title: str, x_title: str, y_title: str) -> go.Figure:
-    """One line per column ({column: legend label}) over x."""
+def install_week_lines(weekly: pl.DataFrame, series: dict[str, str], title: str, y_title: str) -> go.Figure:
+    """One line per column ({column: legend label}) over install weeks, with each week's sample size.
+
+    Only complete weeks (`complete`: see install_to_invoice_weekly) are joined by the lines; an
+    incomplete one (installed before the history began, or with slow orders still to be invoiced) is
+    an open circle off the line. Grey bars in a strip below count each week's invoiced orders.
+    """
+    weeks = weekly["install_week"].to_numpy()
+    complete = weekly["complete"].to_numpy().astype(bool)
     traces = [
-        go.Scatter(
-            x=frame[x].to_numpy(),
-            y=frame[column].to_numpy(),
-            name=label,
-            mode="lines+markers",
-            line={"color": color},
+        go.Bar(
+            x=weeks,
+            y=weekly["invoiced_orders"].to_numpy(),
+            name="Invoiced orders",
+            marker_color="#9E9E9E",
+            yaxis="y2",
+            hovertemplate="week of %{x|%Y-%m-%d}: %{y:,} invoiced orders<extra></extra>",
         )
-        for (column, label), color in zip(series.items(), PALETTE, strict=False)
     ]
-    return _figure(traces, title, x_title, y_title)
+    for (column, label), color in zip(series.items(), PALETTE, strict=False):
+        values = weekly[column].cast(pl.Float64).to_numpy()
+        solid, hollow = values.copy(), values.copy()
+        solid[~complete], hollow[complete] = float("nan"), float("nan")
+        common = {"x": weeks, "legendgroup": column, "line": {"color": color}}
+        traces.append(go.Scatter(y=solid, name=label, mode="lines+markers", connectgaps=False, **common))
+        traces.append(
+            go.Scatter(
+                y=hollow,
+                name=f"{label}, incomplete week",
+                mode="markers",
+                marker={"symbol": "circle-open", "color": color, "size": 8},
+                showlegend=False,
+                **common,
+            )
+        )
+    return _figure(
+        traces,
+        title,
+        "Week of install (Monday)",
+        y_title,
+        height=440,
+        xaxis={**_AXIS, "title": "Week of install (Monday)", "anchor": "y2"},
+        yaxis={**_AXIS, "title": y_title, "domain": [0.32, 1], "rangemode": "tozero"},
+        yaxis2={**_AXIS, "title": "Orders", "domain": [0, 0.22], "rangemode": "tozero", "tickformat": ",d"},
+    )
 
 
 CHANGE_COLORS = {"new": WARNING, "persisting": "#BBBBBB", "resolved": "#009E73"}  # vermillion, grey, green

@@ -70,30 +70,29 @@ else:
     weekly = data.dataset("install_to_invoice_weekly", filters)
     left, right = st.columns(2)
     with left:
-        trend = charts.lines(
+        trend = charts.install_week_lines(
             weekly,
-            "install_week",
             {"days_p50": "P50", "days_p85": "P85", "days_p95": "P95"},
             "Install to invoice by install week",
-            "Week of install (Monday)",
             "Days",
         )
         st.plotly_chart(trend, key="i2i-weekly")
+        incomplete = weekly.height - int(weekly["complete"].sum())
         st.caption(
-            "Weeks before the first snapshot only contain orders that were still unbilled when snapshots began, "
-            "so they lean long."
+            "Lines join complete weeks only; an open circle is a week whose percentiles can still change"
+            f" ({fmt.counted(incomplete, 'week')} here): installed before the first snapshot (only orders still"
+            " unbilled then are known, so it leans long) or with more than 5% of its installed orders not yet"
+            " invoiced (the slow ones are still to come, so it leans short). Grey bars below: invoiced orders per week."
         )
         widgets.downloads("install_to_invoice_weekly", filters, weekly, trend, key="i2i-weekly")
     with right:
-        segments = charts.lines(
+        segments = charts.install_week_lines(
             weekly,
-            "install_week",
             {
                 "install_to_activation_p50": "Install → activation (P50)",
                 "activation_to_invoice_p50": "Activation → invoice (P50)",
             },
             "Where the days go: segments by install week",
-            "Week of install (Monday)",
             "Days (median)",
         )
         st.plotly_chart(segments, key="i2i-segments")

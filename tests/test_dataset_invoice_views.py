@@ -329,3 +329,47 @@ def test_cli_export_unbilled_orders_as_of_matches_dataset(invoice_db, capsys):
     assert printed == frame.write_csv()
     # NORTH at 08-20: P7 60, P6 50, U10 33, P3 null
     assert pl.read_csv(io.StringIO(printed))["order_id"].to_list() == ["P7", "P6", "U10", "P3"]
+
+
+def test_install_to_invoice_weekly_sample_and_completeness_in_the_fixture(invoice_db):
+    # First snapshot 08-20 (a Thursday): every install week of the fixture began before it, so none is
+    # complete however many of its orders are invoiced. Still waiting in snap(S): U2 (installed 08-21,
+    # week 08-17); U1, U5, U6, U9 (week 08-24) and U8 (week 08-31) have no invoiced order, so no row.
+    expect(
+        dataset("install_to_invoice_weekly", invoice_db).select(
+            "install_week", "invoiced_orders", "uninvoiced_orders", "invoiced_share", "complete"
+        ),
+        [
+            {"install_week": W0727, "invoiced_orders": 1, "uninvoiced_orders": 0, "invoiced_share": 1.0, "complete": False},
+            {"install_week": W0803, "invoiced_orders": 3, "uninvoiced_orders": 0, "invoiced_share": 1.0, "complete": False},
+            {"install_week": W0810, "invoiced_orders": 2, "uninvoiced_orders": 0, "invoiced_share": 1.0, "complete": False},
+            {"install_week": W0817, "invoiced_orders": 1, "uninvoiced_orders": 1, "invoiced_share": 0.5, "complete": False},
+        ],
+    )
+
+
+def test_install_to_invoice_weekly_complete_needs_the_history_and_95_percent_invoiced(tmp_path):
+    # Snapshots 03-02 (a Monday, the first) and S = 03-16.
+    #   week 02-23: C1 installed 02-27, before the history: invoiced, but not complete
+    #   week 03-02: A1-A3 invoiced, A4 still installed at S: 3 / 4 = 0.75 -> not complete
+    #   week 03-09: B01-B19 invoiced, B20 still installed: 19 / 20 = 0.95 -> complete (the bound counts)
+    header = "snapshot_date | order_id | market | stage | ordered_at | installed_at | invoiced_at | mrr"
+    rows = [
+        "2026-03-02 | C1 | NORTH | installed | 2026-02-20 | 2026-02-27 |            | 10",
+        "2026-03-16 | C1 | NORTH | invoiced  | 2026-02-20 | 2026-02-27 | 2026-03-03 | 10",
+        *(f"2026-03-16 | A{i} | NORTH | invoiced | 2026-02-25 | 2026-03-03 | 2026-03-0{4 + i} | 10" for i in range(1, 4)),
+        "2026-03-16 | A4 | NORTH | installed | 2026-02-25 | 2026-03-04 |            | 10",
+        *(f"2026-03-16 | B{i:02d} | NORTH | invoiced | 2026-03-01 | 2026-03-10 | 2026-03-12 | 10" for i in range(1, 20)),
+        "2026-03-16 | B20 | NORTH | installed | 2026-03-01 | 2026-03-11 |            | 10",
+    ]
+    db = make_store(tmp_path, "\n".join([header, *rows]) + "\n")
+    weekly = dataset("install_to_invoice_weekly", db)
+    expect(
+        weekly.select("install_week", "invoiced_orders", "uninvoiced_orders", "invoiced_share", "complete"),
+        [
+            {"install_week": dt.date(2026, 2, 23), "invoiced_orders": 1, "uninvoiced_orders": 0, "invoiced_share": 1.0, "complete": False},
+            {"install_week": dt.date(2026, 3, 2), "invoiced_orders": 3, "uninvoiced_orders": 1, "invoiced_share": 0.75, "complete": False},
+            {"install_week": dt.date(2026, 3, 9), "invoiced_orders": 19, "uninvoiced_orders": 1, "invoiced_share": 0.95, "complete": True},
+        ],
+    )
+    assert_integer(weekly, "uninvoiced_orders")

@@ -584,6 +584,21 @@ def test_drill_downs_live_in_the_link(demo_db, monkeypatch):
     assert at.selectbox(key="readiness-drill").value == "WEST"
 
 
+def test_install_week_chart_joins_complete_weeks_only_and_shows_each_sample(demo_db, monkeypatch):
+    at = run_page("install_to_invoice", demo_db, monkeypatch)
+    weekly = dataset("install_to_invoice_weekly", db=demo_db)
+    assert 0 < weekly["complete"].sum() < weekly.height  # the demo has both kinds
+    traces = {trace["name"]: trace for trace in chart_spec(at, "i2i-weekly")["data"]}
+    assert traces["Invoiced orders"]["y"] == weekly["invoiced_orders"].to_list()
+    line, circles = traces["P95"]["y"], traces["P95, incomplete week"]["y"]
+    def gap(value):  # NaN in the typed array: no point
+        return value is None or value != value
+
+    for complete, p95, on_line, circled in zip(weekly["complete"], weekly["days_p95"], line, circles, strict=True):
+        assert (on_line == p95 and gap(circled)) if complete else (gap(on_line) and circled == p95)
+    assert any("an open circle is a week whose percentiles can still change" in c for c in main_captions(at))
+
+
 def test_readiness_drill_lists_orders_awaiting_network_in_a_market(demo_db, monkeypatch):
     at = run_page("readiness", demo_db, monkeypatch, {"product": ["fiber_300m"]})
     readiness = dataset("readiness", db=demo_db, products=["fiber_300m"])
