@@ -128,7 +128,8 @@ _DATASETS = [
     DatasetInfo(
         "install_to_invoice_weekly",
         "one row per install week",
-        "install-to-invoice percentiles and segment medians by the week of install",
+        "install-to-invoice percentiles and segment medians by the week of install, with the week's sample"
+        " and whether it is complete (begun in the history, at least 95% invoiced)",
     ),
     DatasetInfo(
         "unbilled_orders",
