@@ -11,6 +11,7 @@ layout properties instead of a full named template (which Plotly copies into eve
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import re
@@ -157,24 +158,54 @@ def backlog_bars(backlog: pl.DataFrame, value: str = "orders", title: str = "Ope
     return _figure([bars], title, axis, "Stage", reversed_y=True)
 
 
-def stage_area(trend: pl.DataFrame, title: str = "Open orders over time (cumulative flow)") -> go.Figure:
-    """Stacked areas per open stage over snapshot dates: where the backlog grows or drains."""
+def stage_area(
+    trend: pl.DataFrame, title: str = "Open orders over time (cumulative flow)", gaps: pl.DataFrame | None = None
+) -> go.Figure:
+    """Stacked areas per open stage over snapshot dates: where the backlog grows or drains.
+
+    `gaps` (snapshot_date, market) are the dates a market in view sent no extract: their totals lack
+    that market, so they are not drawn (the areas run straight across) and a grey band names who is
+    missing, instead of a plunge that reads as a real drop. When most dates miss some market (a store
+    of many markets with a few late every day) leaving them out would leave no chart: they are drawn,
+    still banded.
+    """
+    missing = {} if gaps is None else dict(gaps.group_by("snapshot_date").agg("market").iter_rows())
+    hidden = list(missing) if len(missing) <= trend["snapshot_date"].n_unique() / 2 else []
     traces = []
     for stage in OPEN_STAGES:
         rows = trend.filter(pl.col("stage") == stage)
+        orders = rows["orders"].cast(pl.Float64).to_numpy().copy()  # writable
+        orders[rows["snapshot_date"].is_in(hidden).to_numpy()] = float("nan")
         traces.append(
             go.Scatter(
                 x=rows["snapshot_date"].to_numpy(),
-                y=rows["orders"].to_numpy(),
+                y=orders,
                 name=stage_label(stage),
                 stackgroup="backlog",
                 mode="lines",
                 line={"width": 0.5, "color": STAGE_COLORS[stage]},
                 fillcolor=STAGE_COLORS[stage],
                 hovertemplate="%{x|%Y-%m-%d} " + stage_label(stage) + ": %{y:,} orders<extra></extra>",
+                stackgaps="interpolate",
             )
         )
-    return _figure(traces, title, "Snapshot date", "Open orders")
+    half_day = dt.timedelta(hours=12)
+    midnights = [dt.datetime.combine(date, dt.time()) for date in missing]  # (a date minus 12 hours is the date)
+    bands = [
+        {"type": "rect", "xref": "x", "yref": "paper", "x0": at - half_day, "x1": at + half_day, "y0": 0, "y1": 1,
+         "fillcolor": "rgba(128,128,128,0.3)", "line": {"width": 0}, "layer": "above"}
+        for at in midnights
+    ]  # fmt: skip
+    hover = go.Scatter(  # a hover label per band: who did not report
+        x=list(missing),
+        y=[0] * len(missing),
+        mode="markers",
+        marker={"symbol": "line-ns", "size": 12, "line": {"width": 3, "color": "rgba(128,128,128,0.8)"}},
+        name="Extract missing",
+        text=[html.escape(", ".join(sorted(markets)), quote=False) for markets in missing.values()],
+        hovertemplate="%{x|%Y-%m-%d}: no extract from %{text}<extra></extra>",
+    )
+    return _figure([*traces, hover] if missing else traces, title, "Snapshot date", "Open orders", shapes=bands)
 
 
 def ageing_bars(ageing: pl.DataFrame, title: str = "Days in stage, by stage") -> go.Figure:

@@ -63,16 +63,16 @@ widgets.downloads("backlog_ageing", filters, ageing, figure_ageing)
 st.subheader("Trend")
 trend = data.dataset("backlog_trend", trend_filters)
 if not widgets.empty_state(trend, "snapshots in this date range", trend_filters):
-    figure_trend = charts.stage_area(trend)
-    st.plotly_chart(figure_trend, key="trend-chart")
     gaps = data.dataset("snapshot_rows", trend_filters).filter(pl.col("rows") == 0)
+    figure_trend = charts.stage_area(trend, gaps=gaps)
+    st.plotly_chart(figure_trend, key="trend-chart")
     if gaps.height:
         per_market = gaps.group_by("market", maintain_order=True).len("days")
         st.caption(
-            "Dips can be missing extracts, not real change: "
+            "Grey bands: dates a market sent no extract, not drawn (their totals would lack it): "
             + listed(
                 per_market.iter_rows(named=True),
-                shown=lambda r: f"{plain(r['market'])} is missing on {r['days']} date(s)",
+                shown=lambda r: f"{plain(r['market'])} on {r['days']} date(s)",
             )
             + " (see Data health)."
         )

@@ -5,7 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
-from opslens.app.text import listed, plain
+from opslens.app.text import LIST_LIMIT, listed, plain, plain_list
 from opslens.queries import RULES
 
 filters = state.current_filters()
@@ -78,3 +78,9 @@ if not widgets.empty_state(attention, "markets with open orders", filters):
         },
     )
     widgets.downloads("market_attention", filters, attention)
+# A market without an extract at S has no open orders there, so no row: say so rather than let it vanish.
+silent = data.dataset("snapshot_rows", filters.with_dates(current, current)).filter(pl.col("rows") == 0)
+if silent.height:
+    st.caption(
+        f"Not ranked: {plain_list(silent['market'], LIST_LIMIT)}, with no extract on {current} (see Data health)."
+    )

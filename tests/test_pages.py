@@ -95,7 +95,12 @@ def _tiles(db: Path, view: View) -> list[tuple[str, str, str]]:
 
 
 def _trend_traces(spec: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
-    return {trace["name"]: list(zip(trace["x"], trace["y"], strict=True)) for trace in spec["data"]}
+    """Each stage's drawn points; a date left out (NaN: a market's extract is missing) is not drawn."""
+    return {
+        trace["name"]: [(x, y) for x, y in zip(trace["x"], trace["y"], strict=True) if y == y]
+        for trace in spec["data"]
+        if trace["name"] != "Extract missing"
+    }
 
 
 def _heatmap_cells(spec: dict[str, Any]) -> dict[tuple[str, str], int]:
@@ -137,6 +142,8 @@ def observe_backlog(at: AppTest) -> dict[str, Any]:
 def expect_backlog(db: Path, view: View) -> dict[str, Any]:
     backlog = dataset("backlog", db=db, **_without_range(view))
     trend = dataset("backlog_trend", db=db, **view)
+    gaps = dataset("snapshot_rows", db=db, **view).filter(pl.col("rows") == 0)["snapshot_date"]
+    trend = trend.filter(~pl.col("snapshot_date").is_in(gaps.to_list()))  # drawn as gaps, not drops
     return {
         "table": records(backlog),
         "orders_chart": backlog["orders"].to_list(),
@@ -597,6 +604,28 @@ def test_install_week_chart_joins_complete_weeks_only_and_shows_each_sample(demo
     for complete, p95, on_line, circled in zip(weekly["complete"], weekly["days_p95"], line, circles, strict=True):
         assert (on_line == p95 and gap(circled)) if complete else (gap(on_line) and circled == p95)
     assert any("an open circle is a week whose percentiles can still change" in c for c in main_captions(at))
+
+
+def test_missing_extracts_are_gaps_not_drops_and_are_named(demo_db, monkeypatch):
+    """COAST misses some days in the demo: the trend does not plunge there and the Overview says who is unranked."""
+    gaps = dataset("snapshot_rows", db=demo_db).filter(pl.col("rows") == 0)
+    assert set(gaps["market"]) == {"COAST"} and gaps.height >= 2
+    at = run_page("backlog", demo_db, monkeypatch)
+    spec = chart_spec(at, "trend-chart")
+    missing = {d.isoformat() for d in gaps["snapshot_date"]}
+    for trace in spec["data"][:-1]:  # the stages; the last trace marks the gaps
+        for day, value in zip(trace["x"], trace["y"], strict=True):
+            assert (value is None or value != value) == (day[:10] in missing), (trace["name"], day)
+    assert spec["data"][-1]["name"] == "Extract missing" and len(spec["data"][-1]["x"]) == len(missing)
+    assert len(spec["layout"]["shapes"]) == len(missing)  # one grey band per missing date
+    assert any(f"COAST on {gaps.height} date(s)" in c for c in main_captions(at))
+
+    day = gaps["snapshot_date"][0]
+    at = run_page("overview", demo_db, monkeypatch, {"as_of": day.isoformat()})
+    assert "COAST" not in [row["market"] for row in table(at)]
+    assert f"Not ranked: COAST, with no extract on {day} (see Data health)." in main_captions(at)
+    at = run_page("overview", demo_db, monkeypatch)
+    assert not any(c.startswith("Not ranked") for c in main_captions(at))
 
 
 def test_readiness_drill_lists_orders_awaiting_network_in_a_market(demo_db, monkeypatch):
