@@ -21,16 +21,16 @@ if widgets.empty_state(backlog, "open orders", filters):
 orders_tab, mrr_tab = st.tabs(["Orders", "MRR"])
 with orders_tab:
     figure = charts.backlog_bars(backlog, "orders", "Open orders by stage (click a bar to list its orders)")
-    drill_chart = widgets.DrillChart(st.container(), figure, "backlog-chart", list(backlog["stage"]))
+    orders_chart = widgets.DrillChart(st.container(), figure, "backlog-chart", list(backlog["stage"]))
     widgets.downloads("backlog", filters, backlog, figure)
 with mrr_tab:
-    figure_mrr = charts.backlog_bars(backlog, "mrr", "MRR in backlog by stage")
-    st.plotly_chart(figure_mrr, key="backlog-mrr-chart")
+    figure_mrr = charts.backlog_bars(backlog, "mrr", "MRR in backlog by stage (click a bar to list its orders)")
+    mrr_chart = widgets.DrillChart(st.container(), figure_mrr, "backlog-mrr-chart", list(backlog["stage"]))
     widgets.downloads("backlog", filters, backlog, figure_mrr, key="backlog-mrr")
 
 st.subheader("Orders behind a stage")
 stage = widgets.drill_choice(
-    "Show the open orders in stage", list(OPEN_STAGES), "backlog-drill", charts.stage_label, drill_chart
+    "Show the open orders in stage", list(OPEN_STAGES), "backlog-drill", charts.stage_label, (orders_chart, mrr_chart)
 )
 if stage:
     drill_filters = filters.with_drill(stages=(stage,))

@@ -5,6 +5,7 @@ import streamlit as st
 
 from opslens import charts
 from opslens.app import data, fmt, state, widgets
+from opslens.app.registry import PAGES_BY_NAME
 from opslens.app.text import LIST_LIMIT, listed, plain, plain_list
 from opslens.queries import RULES
 
@@ -44,8 +45,16 @@ backlog = data.dataset("backlog", filters)
 # side, "MRR at risk" was cut at 1500 px and "Why" was off screen).
 st.subheader("Backlog by stage")
 if not widgets.empty_state(backlog, "open orders", filters):
-    figure = charts.backlog_bars(backlog)
-    st.plotly_chart(figure, key="overview-backlog")
+    figure = charts.backlog_bars(backlog, title="Open orders by stage (click a bar to list its orders)")
+    # keyed by the drills made so far: back on this page the chart has no old click, so any bar works again
+    drills = st.session_state.get("overview-drills", 0)
+    st.plotly_chart(figure, key=f"overview-backlog-{drills}", on_select="rerun", selection_mode="points")
+    clicked = widgets.new_click(f"overview-backlog-{drills}")
+    if clicked is not None and 0 <= clicked < backlog.height:  # its orders are listed on the Backlog page
+        st.session_state["overview-drills"] = drills + 1
+        # the sidebar's filters go along by themselves: they are bound to the link on every page
+        drill = {"backlog-drill": charts.stage_label(backlog["stage"][clicked])}
+        st.switch_page(PAGES_BY_NAME["backlog"].path, query_params=drill)
     widgets.downloads("backlog", filters, backlog, figure, key="overview-backlog")
 
 st.subheader("Markets that need attention")

@@ -245,6 +245,34 @@ def test_backlog_drill_down_by_clicking_a_bar(page, demo_db: Path) -> None:
     expect(page.locator(EXCEPTION)).to_have_count(0)
 
 
+def test_every_backlog_chart_leads_to_its_orders(page, demo_db: Path) -> None:
+    """The MRR tab's bars drill like the orders tab's; the Overview's bars open the Backlog's order list,
+    in the same view (the link keeps the filters)."""
+    open_page(page, "/backlog?market=WEST", charts=5)
+    page.get_by_role("tab", name="MRR").click()
+    mrr_chart = page.locator(CHART).nth(1)
+    expect(mrr_chart).to_be_visible()
+    click_bar(page, mrr_chart, 3)
+    combobox = page.get_by_role("combobox", name="Show the open orders in stage", exact=True)
+    expect(combobox).to_have_value("Scheduled")
+    expected = dataset("orders", db=demo_db, markets=["WEST"], stages=["scheduled"]).height
+    expect(drill_caption(page)).to_have_text(f"{expected:,} orders in Scheduled, longest in stage first")
+
+    open_page(page, "/?market=WEST", charts=1)
+    click_bar(page, page.locator(CHART).first, 1)
+    expect(page).to_have_url(re.compile(r"/backlog\?.*backlog-drill=Awaiting"))
+    assert "market=WEST" in page.url
+    expected = dataset("orders", db=demo_db, markets=["WEST"], stages=["awaiting_network"]).height
+    expect(drill_caption(page)).to_have_text(f"{expected:,} orders in Awaiting network, longest in stage first")
+    # back on the Overview, the same bar works again (and the page does not jump away by itself)
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/\?market=WEST$"))
+    open_page(page, page.url, charts=1)
+    click_bar(page, page.locator(CHART).first, 1)
+    expect(page).to_have_url(re.compile(r"/backlog\?.*backlog-drill=Awaiting"))
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
 def test_backlog_select_box_wins_after_a_bar_click(page, demo_db: Path) -> None:
     """The box and the chart are one selection: the box wins after a click, the chart shows the box's
     stage, a click on any bar (also the one clicked before) picks it, and the link keeps it."""

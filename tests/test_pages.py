@@ -116,7 +116,7 @@ def _heatmap_cells(spec: dict[str, Any]) -> dict[tuple[str, str], int]:
 def observe_overview(at: AppTest) -> dict[str, Any]:
     return {
         "tiles": metric_tiles(at),
-        "backlog_chart": chart_spec(at, "overview-backlog")["data"][0]["x"],
+        "backlog_chart": chart_spec(at, "overview-backlog-0")["data"][0]["x"],
         "attention": table(at, 0, ["attention_rank", "market", "exception_share", "mrr_at_risk"]),
     }
 

@@ -167,18 +167,20 @@ def drill_choice(
     options: Sequence[str],
     key: str,
     format_func: Callable[[str], str] = str,
-    chart: DrillChart | None = None,
+    charts: Sequence[DrillChart] = (),
 ) -> str | None:
-    """Which item to drill into, chosen in this box or by clicking a bar of its `chart`.
+    """Which item to drill into, chosen in this box or by clicking a bar of one of its `charts`.
 
     The box is bound to the URL (its key is the query parameter, its value the option as shown), so
     a shared link opens the same order list; a value the box does not offer is dropped by Streamlit.
-    With a chart there is one selection for both: a click sets the box, and the box's item is the
-    bar highlighted. The chart's key carries that item, so after any change the chart starts with
-    no stale selection of its own and a click on any bar, also one clicked before, is a new choice.
+    With charts there is one selection for all: a click sets the box, and the box's item is the bar
+    highlighted. A chart's key carries that item, so after any change the chart starts with no stale
+    selection of its own and a click on any bar, also one clicked before, is a new choice.
     """
-    if chart is not None:
-        _take_click(key, chart.options)
+    for chart in charts:
+        index = new_click(st.session_state.get(f"{chart.key}-drawn"))
+        if index is not None and 0 <= index < len(chart.options):
+            st.session_state[key] = chart.options[index]
     chosen = st.selectbox(
         label,
         options,
@@ -189,26 +191,28 @@ def drill_choice(
         filter_mode="contains",
         bind="query-params",
     )
-    if chart is not None:
+    for chart in charts:
         if chosen in chart.options:
             chart.figure.update_traces(selectedpoints=[list(chart.options).index(chosen)])
         drawn = f"{chart.key}-{chosen or 'none'}"
-        st.session_state[f"{key}-chart"] = drawn
+        st.session_state[f"{chart.key}-drawn"] = drawn
         chart.slot.plotly_chart(chart.figure, key=drawn, on_select="rerun", selection_mode="points")
     return chosen
 
 
-def _take_click(drill_key: str, options: Sequence[str]) -> None:
-    """Move a new click on the drill chart (the key it was drawn with last run) into the drill box."""
-    drawn = st.session_state.get(f"{drill_key}-chart")
-    event = st.session_state.get(drawn) if drawn else None
+def new_click(chart_key: str | None) -> int | None:
+    """The index of the point clicked in the chart drawn with this key, if that click is new.
+
+    st.plotly_chart keeps a chart's last selection in the session and reports it on every run; only
+    a click not seen before counts, so a choice made elsewhere afterwards is not overridden.
+    """
+    event = st.session_state.get(chart_key) if chart_key else None
     points = getattr(getattr(event, "selection", None), "points", None) or []
     index = points[0].get("point_index", points[0].get("point_number")) if points else None
-    clicked = options[index] if index is not None and 0 <= index < len(options) else None
-    if clicked != st.session_state.get(f"{drill_key}-clicked"):  # a new click wins; afterwards the box is free
-        st.session_state[f"{drill_key}-clicked"] = clicked
-        if clicked is not None:
-            st.session_state[drill_key] = clicked
+    if chart_key is None or index == st.session_state.get(f"{chart_key}-clicked"):
+        return None
+    st.session_state[f"{chart_key}-clicked"] = index
+    return index
 
 
 ORDER_COLUMNS = {
