@@ -432,9 +432,10 @@ def change_heatmap(
     labels = [[index[(a, b)][text] if (a, b) in index else "" for a in xs] for b in ys]
     largest = max([abs(v) for row in z for v in row] + [1])
     hover = "%{y} in %{x}: %{text}<extra></extra>"
+    shown_x, shown_y = as_text(xs), as_text(ys)  # market names from data: shown as written, never as markup
     cells = go.Heatmap(
-        x=xs,
-        y=ys,
+        x=shown_x,
+        y=shown_y,
         z=z,
         text=labels,
         texttemplate="%{text}",
@@ -450,8 +451,8 @@ def change_heatmap(
         codes = dict(zip(frame[y], frame[key], strict=False))
         traces.append(
             go.Scatter(
-                x=xs * len(ys),
-                y=[b for b in ys for _ in xs],
+                x=shown_x * len(ys),
+                y=[b for b in shown_y for _ in xs],
                 mode="markers",
                 marker={"symbol": "square", "size": 30, "opacity": 0},
                 text=[cell for row in labels for cell in row],
@@ -497,7 +498,9 @@ def ageing_dots(
                 mode="markers",
                 name=band or "no SLE (nobody left the stage)",
                 marker={"color": color, "size": 6, "opacity": 0.75},
-                customdata=ageing.filter(pl.Series(chosen)).select("order_id", "market").to_numpy(),
+                customdata=[
+                    as_text(row) for row in ageing.filter(pl.Series(chosen)).select("order_id", "market").iter_rows()
+                ],
                 hovertemplate="%{customdata[0]} (%{customdata[1]}): %{y} days in stage<extra></extra>",
             )
         )

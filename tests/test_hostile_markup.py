@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import re
 from urllib.parse import urlsplit
@@ -70,6 +71,28 @@ def test_every_page_sends_names_from_data_escaped(hostile_db, monkeypatch, page)
     assert texts
     for text in texts:
         assert not ACTIVE.search(text), text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_chart_sends_names_from_data_escaped(hostile_db, monkeypatch, page):
+    """Plotly reads a few HTML tags in labels, hover texts and custom data shown in hovers."""
+    link = {"compare_to": DAYS[0].isoformat()} if page == "changes" else None
+    at = run_page(page, hostile_db, monkeypatch, link)
+    texts = [text for chart in at.get("plotly_chart") for text in _strings(json.loads(chart.proto.spec)["data"])]
+    if page in ("changes", "readiness", "exceptions", "data_health"):
+        assert any("evil.example" in text for text in texts), page  # the names are charted, escaped
+    assert not [text for text in texts if "<a " in text or "<b>" in text], page
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a decoded chart: labels, texts, hover data."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def test_names_are_still_shown_where_they_belong(hostile_db, monkeypatch):
