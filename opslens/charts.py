@@ -247,10 +247,12 @@ def heatmap(
     x_title: str,
     y_title: str,
     y_order: list[str] | None = None,
+    key: str | None = None,
 ) -> go.Figure:
     """A count heatmap (e.g. exceptions per rule and market) with the numbers written in the cells.
 
     Rows follow `y_order` (e.g. the rules' order), else the frame's; columns are sorted, "Other" last.
+    With `key` (the column of codes behind the `y` labels) the cells can be clicked (`clickable_cells`).
     """
     xs = sorted(frame[x].unique().to_list(), key=_other_last)
     ys = frame[y].unique(maintain_order=True).to_list()
@@ -268,9 +270,31 @@ def heatmap(
         text=z if labelled else None,
         texttemplate="%{text}" if labelled else "",
         hovertemplate=f"%{{y}} in %{{x}}: %{{z}} {value}<extra></extra>",
+        hoverinfo="skip" if key else None,
         colorbar={"title": value},
     )
-    return _figure([cells], title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
+    traces = [cells]
+    if key:
+        codes = dict(zip(frame[y], frame[key], strict=False))
+        text = [f"{count:,}" for row in z.tolist() for count in row]
+        hover = f"%{{y}} in %{{x}}: %{{text}} {value}<extra></extra>"
+        traces.append(clickable_cells(xs, ys, codes, text, hover))
+    return _figure(traces, title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
+
+
+def clickable_cells(xs: list, ys: list, codes: dict, text: list[str], hover: str) -> go.Scatter:
+    """Invisible markers over a heatmap's cells, so a click selects one: Plotly cannot select heatmap
+    cells. Each marker's customdata is [x value, the code behind its y label]."""
+    return go.Scatter(
+        x=as_text(xs) * len(ys),
+        y=[label for label in as_text(ys) for _ in xs],
+        mode="markers",
+        marker={"symbol": "square", "size": 30, "opacity": 0},
+        text=text,
+        customdata=[[a, codes[b]] for b in ys for a in xs],
+        hovertemplate=hover,
+        showlegend=False,
+    )
 
 
 def grouped_bars(
@@ -422,8 +446,7 @@ def change_heatmap(
 ) -> go.Figure:
     """A diverging heatmap of a change (red grew, green shrank, white unchanged), labelled by `text`.
 
-    With `key` (the column of codes behind the `y` labels) the cells can be clicked: Plotly cannot
-    select heatmap cells, so an invisible marker sits on each cell, its customdata [x value, key].
+    With `key` (the column of codes behind the `y` labels) the cells can be clicked (`clickable_cells`).
     """
     xs = sorted(frame[x].unique().to_list(), key=_other_last)
     ys = frame[y].unique(maintain_order=True).to_list()  # callers pass rows in their meaningful order
@@ -449,18 +472,7 @@ def change_heatmap(
     traces = [cells]
     if key:
         codes = dict(zip(frame[y], frame[key], strict=False))
-        traces.append(
-            go.Scatter(
-                x=shown_x * len(ys),
-                y=[b for b in shown_y for _ in xs],
-                mode="markers",
-                marker={"symbol": "square", "size": 30, "opacity": 0},
-                text=[cell for row in labels for cell in row],
-                customdata=[[a, codes[b]] for b in ys for a in xs],
-                hovertemplate=hover,
-                showlegend=False,
-            )
-        )
+        traces.append(clickable_cells(xs, ys, codes, [cell for row in labels for cell in row], hover))
     return _figure(traces, title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
 
 

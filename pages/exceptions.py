@@ -44,12 +44,13 @@ figure = charts.heatmap(
     "market",
     "rule_label",
     "orders",
-    "Exceptions per rule and market (orders)",
+    "Exceptions per rule and market (orders; click a cell to list them)",
     "Market",
     "Rule",
     y_order=list(labels.values()),
+    key="rule",
 )
-st.plotly_chart(figure, key="exceptions-heatmap")
+st.plotly_chart(figure, key="exceptions-heatmap", on_select="rerun", selection_mode="points")
 widgets.top_caption(hidden, "exceptions", summed=True, every_market_in="the download")
 widgets.downloads("exceptions", filters, exceptions, figure, key="exceptions-heatmap")
 
@@ -62,7 +63,12 @@ with st.expander("What each rule means, and its thresholds"):
     )
 
 st.subheader("Orders with exceptions")
-left, right = st.columns(2)
+market_options = exceptions["market"].unique().sort().to_list()
+if widgets.new_click("exceptions-heatmap") is not None:  # a cell: its rule, and its market unless "Other"
+    market, rule = st.session_state["exceptions-heatmap"].selection.points[0]["customdata"]
+    st.session_state["exceptions-rules"] = [rule]
+    st.session_state["exceptions-markets"] = [market] if market in market_options else []
+left, middle, right = st.columns(3)
 chosen_rules = left.multiselect(
     "Rules",
     list(RULES),
@@ -71,7 +77,7 @@ chosen_rules = left.multiselect(
     placeholder="All rules",
     bind="query-params",
 )
-chosen_stages = right.multiselect(
+chosen_stages = middle.multiselect(
     "Stages",
     [stage for stage in STAGES if stage in set(exceptions["stage"])],  # lifecycle order, stages with exceptions
     format_func=charts.stage_label,
@@ -79,8 +85,18 @@ chosen_stages = right.multiselect(
     placeholder="All stages",
     bind="query-params",
 )
-drill = filters.with_drill(rules=tuple(chosen_rules) or None, stages=tuple(chosen_stages) or None)
-listed = data.dataset("exceptions", drill) if (chosen_rules or chosen_stages) else exceptions
+chosen_markets = right.multiselect(
+    "Markets",
+    market_options,
+    key="exceptions-markets",
+    placeholder="All markets in view",
+    bind="query-params",
+    filter_mode="contains",
+)
+drill = filters.with_drill(
+    rules=tuple(chosen_rules) or None, stages=tuple(chosen_stages) or None, markets=tuple(chosen_markets) or None
+)
+listed = data.dataset("exceptions", drill) if (chosen_rules or chosen_stages or chosen_markets) else exceptions
 st.caption(f"{listed.height:,} rows · sort by clicking a column header")
 widgets.table(
     listed,

@@ -29,7 +29,7 @@ from browser_support import (
     open_page,
 )
 
-from opslens.queries import dataset
+from opslens.queries import RULES, dataset
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -270,6 +270,32 @@ def test_every_backlog_chart_leads_to_its_orders(page, demo_db: Path) -> None:
     open_page(page, page.url, charts=1)
     click_bar(page, page.locator(CHART).first, 1)
     expect(page).to_have_url(re.compile(r"/backlog\?.*backlog-drill=Awaiting"))
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
+def test_exceptions_heatmap_cell_lists_its_exceptions(page, demo_db: Path) -> None:
+    """A click on a cell (a rule in a market) sets the list's Rules and Markets pickers, kept in the link."""
+    import polars as pl
+
+    counts = dataset("exception_counts", db=demo_db)
+    rules = [name for name in RULES if name in set(counts["rule"])]  # the heatmap's rows, top to bottom
+    markets = sorted(set(counts["market"]))  # its columns
+    open_page(page, "/exceptions", charts=1)
+    chart = page.locator(CHART).first
+    chart.scroll_into_view_if_needed()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    row, column = 0, 1  # the first rule, in the second market
+    page.mouse.click(
+        area["x"] + (column + 0.5) * area["width"] / len(markets), area["y"] + (row + 0.5) * area["height"] / len(rules)
+    )
+    rule, market = rules[row], markets[column]
+    expected = dataset("exceptions", db=demo_db, rules=[rule], markets=[market]).height
+    expect(page.locator(live('[data-testid="stCaptionContainer"]')).filter(has_text=" rows · sort")).to_have_text(
+        f"{expected:,} rows · sort by clicking a column header"
+    )
+    expect(page).to_have_url(re.compile(rf"exceptions-markets={market}"))
+    listed = counts.filter((pl.col("rule") == rule) & (pl.col("market") == market))["orders"].item()
+    assert expected == listed > 0  # the cell's number is the list's length
     expect(page.locator(EXCEPTION)).to_have_count(0)
 
 
