@@ -271,7 +271,7 @@ def heatmap(
         texttemplate="%{text}" if labelled else "",
         hovertemplate=f"%{{y}} in %{{x}}: %{{z}} {value}<extra></extra>",
         hoverinfo="skip" if key else None,
-        colorbar={"title": value},
+        colorbar=_colorbar(value),
     )
     traces = [cells]
     if key:
@@ -280,6 +280,23 @@ def heatmap(
         hover = f"%{{y}} in %{{x}}: %{{text}} {value}<extra></extra>"
         traces.append(clickable_cells(xs, ys, codes, text, hover))
     return _figure(traces, title, x_title, y_title, height=max(320, 60 + 36 * len(ys)), reversed_y=True)
+
+
+def _colorbar(title: str) -> dict:
+    """A heatmap's colour scale as a short bar under the plot, not a column beside it: on a phone
+    the cells keep the width."""
+    return {
+        "title": {"text": title, "side": "right"},
+        "orientation": "h",
+        "yref": "container",
+        "y": 0,
+        "yanchor": "bottom",
+        "x": 0,
+        "xanchor": "left",
+        "lenmode": "pixels",
+        "len": 160,
+        "thickness": 10,
+    }
 
 
 def clickable_cells(xs: list, ys: list, codes: dict, text: list[str], hover: str) -> go.Scatter:
@@ -467,7 +484,7 @@ def change_heatmap(
         colorscale=[[0, "#009E73"], [0.5, "#FFFFFF"], [1, WARNING]],
         hovertemplate=hover,
         hoverinfo="skip" if key else None,
-        colorbar={"title": "change"},
+        colorbar=_colorbar("change"),
     )
     traces = [cells]
     if key:

@@ -44,7 +44,7 @@ figure = charts.heatmap(
     "market",
     "rule_label",
     "orders",
-    "Exceptions per rule and market (orders; click a cell to list them)",
+    "Exceptions per rule and market (click a cell)",
     "Market",
     "Rule",
     y_order=list(labels.values()),

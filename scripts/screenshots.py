@@ -43,7 +43,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="output directory")
     parser.add_argument("--page", action="append", choices=[p[0] for p in PAGES], help="only these pages")
+    parser.add_argument(
+        "--all-views",
+        action="store_true",
+        help="also the dark theme and a phone's width (390x844): NAME-dark.png, NAME-phone.png, NAME-phone-dark.png",
+    )
     return parser.parse_args(argv)
+
+
+# (file name suffix, browser colour scheme, viewport): the docs keep the first; --all-views takes all four
+VIEWS = [
+    ("", "light", {"width": 1500, "height": 1000}),
+    ("-dark", "dark", {"width": 1500, "height": 1000}),
+    ("-phone", "light", {"width": 390, "height": 844}),
+    ("-phone-dark", "dark", {"width": 390, "height": 844}),
+]
 
 
 def demo_store(directory: Path) -> Path:
@@ -55,7 +69,7 @@ def demo_store(directory: Path) -> Path:
     return path
 
 
-def take(db: Path, out: Path, only: list[str] | None) -> list[Path]:
+def take(db: Path, out: Path, only: list[str] | None, all_views: bool = False) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -63,17 +77,20 @@ def take(db: Path, out: Path, only: list[str] | None) -> list[Path]:
     with app_server(db) as url, sync_playwright() as playwright:
         browser = launch_browser(playwright)
         try:
-            for name, path, title, charts in PAGES:
+            for (name, path, title, charts), (suffix, scheme, viewport) in (
+                (page, view) for page in PAGES for view in (VIEWS if all_views else VIEWS[:1])
+            ):
                 if only and name not in only:
                     continue
-                context = new_context(browser, base_url=url)
+                context = new_context(browser, base_url=url, color_scheme=scheme)
                 page = context.new_page()
+                page.set_viewport_size(viewport)
                 started = time.monotonic()
                 open_page(page, path, charts=charts, timeout=90_000)
                 if page.locator(EXCEPTION).count():
                     print(f"warning: {title} shows an exception", file=sys.stderr)
                 page.wait_for_timeout(1_000)  # let Plotly finish resizing to the column width
-                target = out / f"{name}.png"
+                target = out / f"{name}{suffix}.png"
                 page.screenshot(path=str(target), full_page=False)
                 written.append(target)
                 print(f"{target}  ({time.monotonic() - started:.1f} s)")
@@ -92,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(args.db).exists():
             print(f"no store at {args.db}", file=sys.stderr)
             return 2
-        take(Path(args.db), args.out, args.page)
+        take(Path(args.db), args.out, args.page, args.all_views)
         return 0
     with tempfile.TemporaryDirectory(prefix="opslens-shots-") as directory:
-        take(demo_store(Path(directory)), args.out, args.page)
+        take(demo_store(Path(directory)), args.out, args.page, args.all_views)
     return 0
 
 
