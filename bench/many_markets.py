@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,20 +24,17 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from bench import median_ms  # noqa: E402
 from opslens import charts  # noqa: E402
 from opslens.cli import main  # noqa: E402
 from opslens.queries import RULES, dataset  # noqa: E402
 
 
 def median_s(action, repeat: int) -> float:
-    action()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    """Median seconds of `repeat` warm runs, as bench.py measures every dataset."""
+    return median_ms(action, repeat) / 1000
 
 
 def per_market_charts(db: Path) -> dict[str, tuple]:
