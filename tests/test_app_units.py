@@ -132,11 +132,14 @@ def test_tile_shows_a_fall_as_down_and_better_when_up_is_worse(unit):
 
 
 def _drill_script() -> None:
+    import plotly.graph_objects as go
     import streamlit as st
 
     from opslens.app import widgets
 
-    choice = widgets.drill_choice("Stage", ["intake", "scheduled", "installed"], "drill", chart_key="chart")
+    options = ["intake", "scheduled", "installed"]
+    chart = widgets.DrillChart(st.container(), go.Figure(go.Bar(x=[1, 2, 3], y=options)), "chart", options)
+    choice = widgets.drill_choice("Stage", options, "drill", charts=(chart,))
     st.text(f"chosen: {choice}")
 
 
@@ -145,19 +148,28 @@ def _chart_click(index: int) -> SimpleNamespace:
     return SimpleNamespace(selection=SimpleNamespace(points=[{"point_index": index, "curve_number": 0}]))
 
 
+def _drawn_key(at: AppTest) -> str:
+    return at.session_state["chart-drawn"]
+
+
 def test_drill_choice_follows_a_chart_click_and_then_the_select_box():
     at = AppTest.from_function(_drill_script).run()
     assert at.selectbox(key="drill").value is None
     assert at.text[0].value == "chosen: None"
+    assert _drawn_key(at) == "chart-none"
 
-    at.session_state["chart"] = _chart_click(1)  # the user clicks the second bar
+    at.session_state["chart-none"] = _chart_click(1)  # the user clicks the second bar
     at.run()
     assert at.selectbox(key="drill").value == "scheduled"
     assert at.text[0].value == "chosen: scheduled"
+    assert _drawn_key(at) == "chart-scheduled"  # a new chart: no old selection of its own
 
-    # The bar stays selected in the chart; the user now picks another stage in the select box.
+    # The user now picks another stage in the select box: the click made before does not win again.
     at.selectbox(key="drill").set_value("installed").run()
     assert at.text[0].value == "chosen: installed", "the chart's old selection overrode the user's choice"
+    assert _drawn_key(at) == "chart-installed"
+    lit = [c for c in at.get("plotly_chart") if c.proto.id and "installed" in (c.key or "")]
+    assert lit and '"selectedpoints":[2]' in lit[0].proto.spec.replace(" ", "")  # the box's stage is the bar lit
 
 
 # --- opslens/export.py ----------------------------------------------------------------------------
