@@ -123,26 +123,17 @@ else:
 
 # The orders behind a number: chosen in the three boxes, or by clicking a bar (a rule's new, resolved or
 # persisting exceptions in the ALL total) or a heatmap cell (a rule's new and resolved ones in a market).
-# The boxes are the one selection, kept in the link: a new click sets them (as widgets.drill_chart does),
+# The boxes are the one selection, kept in the link: a new click sets them (widgets.new_click, as drill_choice uses it),
 # and afterwards they are free to change while the chart keeps showing the clicked point.
 KINDS = {"new": "New", "resolved": "Resolved", "persisting": "Persisting", "changed": "New or resolved"}
 market_options = changes["market"].unique(maintain_order=True).to_list()
 
 
-def clicked_point(chart_key: str) -> list | None:
-    """The customdata of the point clicked in a chart (st.plotly_chart keeps the event in session state)."""
-    event = st.session_state.get(chart_key)
-    points = getattr(getattr(event, "selection", None), "points", None) or []
-    return points[0].get("customdata") if points else None
-
-
 def follow_chart_clicks() -> None:
     """A new click on the bars or the heatmap writes its rule, change and market into the boxes."""
     for chart_key in ("changes-bars", "changes-heatmap"):
-        point = clicked_point(chart_key)
-        if point == st.session_state.get(f"{chart_key}-clicked"):
-            continue  # no new click on this chart: the boxes stay as the user set them
-        st.session_state[f"{chart_key}-clicked"] = point
+        clicked = widgets.new_click(chart_key)  # None unless new: the boxes stay as the user set them
+        point = clicked.get("customdata") if clicked else None
         if not point:
             continue
         if chart_key == "changes-bars":  # [count, rule, change] of a bar of the ALL totals
@@ -158,15 +149,8 @@ def follow_chart_clicks() -> None:
 follow_chart_clicks()
 st.markdown("**The orders behind a number**")
 left, middle, right = st.columns(3)
-rule = left.selectbox(
-    "Rule",
-    list(RULES),
-    index=None,
-    format_func=labels.get,
-    key="changes-rule",
-    bind="query-params",
-    placeholder="Choose…",
-)
+with left:
+    rule = widgets.drill_choice("Rule", list(RULES), "changes-rule", labels.get)
 kind = middle.selectbox("Change", list(KINDS), index=0, key="changes-kind", bind="query-params", format_func=KINDS.get)
 market = right.selectbox(
     "Market",
@@ -230,15 +214,10 @@ widgets.top_caption(backlog_rest, "change", summed=True, every_market_in="the do
 widgets.downloads("backlog_changes", filters, backlog.drop("stage_label", "cell"), backlog_map, key="changes-map")
 
 left, right = st.columns(2)
-stage = left.selectbox(
-    "Show the open orders in stage",
-    list(OPEN_STAGES),
-    index=None,
-    format_func=charts.stage_label,
-    key="changes-stage",
-    bind="query-params",
-    placeholder="Choose…",
-)
+with left:
+    stage = widgets.drill_choice(
+        "Show the open orders in stage", list(OPEN_STAGES), "changes-stage", charts.stage_label
+    )
 stage_market = right.selectbox(
     "In market",
     reporting["market"].to_list(),

@@ -64,8 +64,9 @@ with st.expander("What each rule means, and its thresholds"):
 
 st.subheader("Orders with exceptions")
 market_options = exceptions["market"].unique().sort().to_list()
-if widgets.new_click("exceptions-heatmap") is not None:  # a cell: its rule, and its market unless "Other"
-    market, rule = st.session_state["exceptions-heatmap"].selection.points[0]["customdata"]
+cell = widgets.new_click("exceptions-heatmap")
+if cell is not None:  # a cell: its rule, and its market unless "Other"
+    market, rule = cell["customdata"]
     st.session_state["exceptions-rules"] = [rule]
     st.session_state["exceptions-markets"] = [market] if market in market_options else []
 left, middle, right = st.columns(3)

@@ -16,16 +16,15 @@ st.caption(f"Service delivery at a glance · {plain(state.describe(filters))}")
 headline = data.dataset("headline", filters)
 previous = headline["previous_as_of"][0]
 current = headline["as_of"][0]
-if previous:
-    delivered = data.dataset("snapshot_rows", filters.with_dates(previous, current))
-    missing = delivered.filter(pl.col("rows") == 0)
-    if missing.height:
-        st.warning(
-            "Missing extracts: "
-            + listed(missing.iter_rows(named=True), shown=lambda r: f"{plain(r['market'])} on {r['snapshot_date']}")
-            + f". The changes compare only markets that reported on both {previous} and {current}. See Data health.",
-            icon=":material/warning:",
-        )
+# markets without an extract on the previous or the current snapshot (one query for the warning and the table)
+missing = data.dataset("snapshot_rows", filters.with_dates(previous or current, current)).filter(pl.col("rows") == 0)
+if previous and missing.height:
+    st.warning(
+        "Missing extracts: "
+        + listed(missing.iter_rows(named=True), shown=lambda r: f"{plain(r['market'])} on {r['snapshot_date']}")
+        + f". The changes compare only markets that reported on both {previous} and {current}. See Data health.",
+        icon=":material/warning:",
+    )
 tiles = [column for _ in range(2) for column in st.columns(3)]
 for column, row in zip(tiles, headline.iter_rows(named=True), strict=True):
     formatter = fmt.FORMATTERS.get(row["unit"], fmt.count)
@@ -49,7 +48,7 @@ if not widgets.empty_state(backlog, "open orders", filters):
     # keyed by the drills made so far: back on this page the chart has no old click, so any bar works again
     drills = st.session_state.get("overview-drills", 0)
     st.plotly_chart(figure, key=f"overview-backlog-{drills}", on_select="rerun", selection_mode="points")
-    clicked = widgets.new_click(f"overview-backlog-{drills}")
+    clicked = widgets.point_index(widgets.new_click(f"overview-backlog-{drills}"))
     if clicked is not None and 0 <= clicked < backlog.height:  # its orders are listed on the Backlog page
         st.session_state["overview-drills"] = drills + 1
         # the sidebar's filters go along by themselves: they are bound to the link on every page
@@ -88,7 +87,7 @@ if not widgets.empty_state(attention, "markets with open orders", filters):
     )
     widgets.downloads("market_attention", filters, attention)
 # A market without an extract at S has no open orders there, so no row: say so rather than let it vanish.
-silent = data.dataset("snapshot_rows", filters.with_dates(current, current)).filter(pl.col("rows") == 0)
+silent = missing.filter(pl.col("snapshot_date") == current)
 if silent.height:
     st.caption(
         f"Not ranked: {plain_list(silent['market'], LIST_LIMIT)}, with no extract on {current} (see Data health)."

@@ -178,7 +178,7 @@ def drill_choice(
     selection of its own and a click on any bar, also one clicked before, is a new choice.
     """
     for chart in charts:
-        index = new_click(st.session_state.get(f"{chart.key}-drawn"))
+        index = point_index(new_click(st.session_state.get(f"{chart.key}-drawn")))
         if index is not None and 0 <= index < len(chart.options):
             st.session_state[key] = chart.options[index]
     chosen = st.selectbox(
@@ -200,19 +200,25 @@ def drill_choice(
     return chosen
 
 
-def new_click(chart_key: str | None) -> int | None:
-    """The index of the point clicked in the chart drawn with this key, if that click is new.
+def new_click(chart_key: str | None) -> dict | None:
+    """The point clicked in the chart drawn with this key (its point_index, customdata, ...), if that
+    click is new.
 
     st.plotly_chart keeps a chart's last selection in the session and reports it on every run; only
     a click not seen before counts, so a choice made elsewhere afterwards is not overridden.
     """
     event = st.session_state.get(chart_key) if chart_key else None
     points = getattr(getattr(event, "selection", None), "points", None) or []
-    index = points[0].get("point_index", points[0].get("point_number")) if points else None
-    if chart_key is None or index == st.session_state.get(f"{chart_key}-clicked"):
+    point = points[0] if points else None
+    if chart_key is None or point == st.session_state.get(f"{chart_key}-clicked"):
         return None
-    st.session_state[f"{chart_key}-clicked"] = index
-    return index
+    st.session_state[f"{chart_key}-clicked"] = point
+    return point
+
+
+def point_index(point: dict | None) -> int | None:
+    """A clicked bar's position in its trace (Plotly names it point_index, or point_number)."""
+    return None if point is None else point.get("point_index", point.get("point_number"))
 
 
 ORDER_COLUMNS = {
