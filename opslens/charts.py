@@ -260,7 +260,8 @@ def heatmap(
         present = set(ys)
         ys = [label for label in y_order if label in present]
     grid = frame.pivot(on=x, index=y, values=value, aggregate_function="sum")
-    z = pl.DataFrame({y: ys}).join(grid, on=y, how="left").select(xs).fill_null(0).to_numpy()
+    rows = pl.DataFrame({y: ys}, schema={y: frame.schema[y]})  # typed even when empty
+    z = rows.join(grid, on=y, how="left").select(xs).fill_null(0).to_numpy()
     labelled = len(xs) * len(ys) <= 150  # numbers in the cells only while they stay readable
     cells = go.Heatmap(
         x=as_text(xs),

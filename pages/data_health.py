@@ -106,30 +106,31 @@ else:
     st.caption("No open order's stage is behind its milestones at this snapshot.")
 
 st.subheader("Rows per snapshot and market")
-# The markets with the most missing extracts; with many markets the rest are only in the download.
-drawn, hidden = charts.top_n(rows, "market", pl.col("rows") == 0)
-figure = charts.heatmap(
-    drawn.with_columns(pl.col("snapshot_date").cast(pl.String)),
-    "snapshot_date",
-    "market",
-    "rows",
-    "Rows delivered per snapshot date (0 = extract missing)",
-    "Snapshot date",
-    "Market",
-)
-st.plotly_chart(figure, key="health-rows")
-if hidden:
-    unseen = gaps.filter(~pl.col("market").is_in(drawn["market"].unique().to_list()))
-    st.caption(
-        f"Drawn: the {charts.TOP_MARKETS} markets with the most missing extracts; of the other {hidden:,}, "
-        + (
-            f"{unseen.height:,} missed {unseen['days'].sum():,} extract(s) in all"
-            if unseen.height
-            else "none missed one"
-        )
-        + ". The download has every market and date."
+if not widgets.empty_state(rows, "snapshots in this date range", range_filters):
+    # The markets with the most missing extracts; with many markets the rest are only in the download.
+    drawn, hidden = charts.top_n(rows, "market", pl.col("rows") == 0)
+    figure = charts.heatmap(
+        drawn.with_columns(pl.col("snapshot_date").cast(pl.String)),
+        "snapshot_date",
+        "market",
+        "rows",
+        "Rows delivered per snapshot date (0 = extract missing)",
+        "Snapshot date",
+        "Market",
     )
-widgets.downloads("snapshot_rows", range_filters, rows, figure, key="health-rows")
+    st.plotly_chart(figure, key="health-rows")
+    if hidden:
+        unseen = gaps.filter(~pl.col("market").is_in(drawn["market"].unique().to_list()))
+        st.caption(
+            f"Drawn: the {charts.TOP_MARKETS} markets with the most missing extracts; of the other {hidden:,}, "
+            + (
+                f"{unseen.height:,} missed {unseen['days'].sum():,} extract(s) in all"
+                if unseen.height
+                else "none missed one"
+            )
+            + ". The download has every market and date."
+        )
+    widgets.downloads("snapshot_rows", range_filters, rows, figure, key="health-rows")
 
 st.subheader("Ingest log")
 log = data.dataset("ingest_log", filters)

@@ -520,6 +520,19 @@ def test_install_to_invoice_range_without_invoiced_installs_shows_empty_state(de
     assert any(f"{unbilled.height:,} orders" in c.value for c in at.main.caption)
 
 
+@pytest.mark.parametrize("page", RANGE_PAGES)
+def test_date_range_after_the_snapshot_shows_empty_states_not_an_error(page, demo_db, monkeypatch):
+    """A link's range can start after its as-of date (found by bench/load.py: Data health raised)."""
+    early = (LATEST - dt.timedelta(days=30)).isoformat()
+    link = {"as_of": early, "from": (LATEST - dt.timedelta(days=5)).isoformat(), "to": LATEST.isoformat()}
+
+    at = run_page(page, demo_db, monkeypatch, link)
+
+    assert not at.exception
+    if page == "data_health":
+        assert any(note.startswith("No snapshots in this date range for these filters") for note in infos(at))
+
+
 @pytest.fixture(scope="module")
 def late_market_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small store in which market LATE sends its first extract on 2026-07-02."""
@@ -598,6 +611,7 @@ def test_install_week_chart_joins_complete_weeks_only_and_shows_each_sample(demo
     traces = {trace["name"]: trace for trace in chart_spec(at, "i2i-weekly")["data"]}
     assert traces["Invoiced orders"]["y"] == weekly["invoiced_orders"].to_list()
     line, circles = traces["P95"]["y"], traces["P95, incomplete week"]["y"]
+
     def gap(value):  # NaN in the typed array: no point
         return value is None or value != value
 
