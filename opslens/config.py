@@ -56,7 +56,9 @@ class IngestLimits:
 
 
 # [query]: the guarded query door (queries/db.py).
-DEFAULT_QUERY: dict[str, object] = {"timeout_seconds": 30}
+# threads: DuckDB threads one query may use. 1 spends the least CPU per view when many viewers share the
+# machine (parallel plans cost ~20% more CPU for the same answer); more only helps a lone user with idle cores.
+DEFAULT_QUERY: dict[str, object] = {"timeout_seconds": 30, "threads": 1}
 
 
 class ConfigError(ValueError):
@@ -194,6 +196,22 @@ def _upload_settings() -> dict:
 
 def query_timeout_seconds() -> float:
     """How long one dataset query may run before it is stopped: [query] timeout_seconds, default 30."""
+    value, source = _query_setting("timeout_seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{source}: [query] timeout_seconds must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def query_threads() -> int:
+    """DuckDB threads per dataset query: [query] threads, default 1 (read when a store file is opened)."""
+    value, source = _query_setting("threads")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise ConfigError(f"{source}: [query] threads must be a whole number from 1 to 256, got {value!r}")
+    return value
+
+
+def _query_setting(name: str) -> tuple[object, str]:
+    """One [query] setting (or its default) and where it was read, after checking the section's keys."""
     settings, source = _settings()
     section = settings.get("query", {})
     if not isinstance(section, dict):
@@ -201,10 +219,7 @@ def query_timeout_seconds() -> float:
     for key in section:
         if key not in DEFAULT_QUERY:
             raise ConfigError(f"{source}: [query] has no setting '{key}'; allowed: {', '.join(DEFAULT_QUERY)}")
-    value = section.get("timeout_seconds", DEFAULT_QUERY["timeout_seconds"])
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{source}: [query] timeout_seconds must be a number of seconds > 0, got {value!r}")
-    return float(value)
+    return section.get(name, DEFAULT_QUERY[name]), source
 
 
 def fingerprint() -> tuple[object, ...]:

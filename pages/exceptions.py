@@ -78,9 +78,10 @@ chosen_rules = left.multiselect(
     placeholder="All rules",
     bind="query-params",
 )
+with_exceptions = set(exceptions["stage"].unique())
 chosen_stages = middle.multiselect(
     "Stages",
-    [stage for stage in STAGES if stage in set(exceptions["stage"])],  # lifecycle order, stages with exceptions
+    [stage for stage in STAGES if stage in with_exceptions],  # lifecycle order
     format_func=charts.stage_label,
     key="exceptions-stages",
     placeholder="All stages",

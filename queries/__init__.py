@@ -12,6 +12,7 @@ that would work, rather than answering with zeros (see `check_filters`).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -25,7 +26,7 @@ from opslens.contract import OPEN_STAGES, STAGES
 from . import forecast
 from .catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
 from .compare import ComparisonDateError, comparison_date
-from .db import Database, connection, run, sql_text
+from .db import Database, connection, remembered, run, sql_text
 from .forecast import DEFAULT_HISTORY, DEFAULT_HORIZON
 from .headline import headline
 
@@ -267,26 +268,19 @@ def check_filters(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
 
 
 def _check_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
-    query = """
-        select
-            coalesce(bool_or(snapshot_date = $as_of), false),
-            min(snapshot_date),
-            max(snapshot_date),
-            max(snapshot_date) filter (where snapshot_date < $as_of),
-            min(snapshot_date) filter (where snapshot_date > $as_of)
-        from market_days
-    """
-    is_snapshot, earliest, latest, before, after = con.sql(query, params={"as_of": as_of}).fetchall()[0]
-    if is_snapshot:
+    dates = _snapshot_dates(con)
+    at = bisect.bisect_left(dates, as_of)
+    if at < len(dates) and dates[at] == as_of:
         return
-    if earliest is None:
+    if not dates:
         raise FilterError(f"as-of date {as_of}: the store has no snapshots yet; ingest some extracts first")
+    earliest, latest = dates[0], dates[-1]
     if as_of < earliest:
         where = f"before the store's first snapshot, {earliest}"
     elif as_of > latest:
         where = f"after the store's latest snapshot, {latest}"
     else:
-        where = f"not a snapshot date; the nearest are {before} and {after}"
+        where = f"not a snapshot date; the nearest are {dates[at - 1]} and {dates[at]}"
     raise FilterError(f"as-of date {as_of} is {where} (snapshots run from {earliest} to {latest})")
 
 
@@ -304,7 +298,9 @@ def _choices(db: Database | duckdb.DuckDBPyConnection, key: str, scope: tuple[st
     )
     params = {"scope": None if scope is None else list(scope)}
     if _is_connection(db):
-        return tuple(row[0] for row in db.sql(query, params=params).fetchall())
+        return remembered(
+            db, ("choices", key, scope), lambda: tuple(row[0] for row in db.sql(query, params=params).fetchall())
+        )
     with connection(db) as con:
         return tuple(row[0] for row in con.sql(query, params=params).fetchall())
 
@@ -324,7 +320,14 @@ def _listing(key: str, choices: Sequence[str], scoped: bool) -> str:
 
 def latest_snapshot(con) -> dt.date | None:
     """The store's latest snapshot date (None for an empty store)."""
-    return con.sql("select max(snapshot_date) from market_days").fetchall()[0][0]
+    dates = _snapshot_dates(con)
+    return dates[-1] if dates else None
+
+
+def _snapshot_dates(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, ...]:
+    """Every snapshot date, oldest first; asked of the store once per file version (`remembered`)."""
+    query = "select distinct snapshot_date from market_days order by 1"
+    return remembered(con, "snapshot_dates", lambda: tuple(row[0] for row in con.sql(query).fetchall()))
 
 
 def snapshot_dates(db: Database | None = None) -> list[dt.date]:

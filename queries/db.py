@@ -20,10 +20,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -39,6 +40,7 @@ _SEARCH_PATH = "set search_path = 'store.main,memory.main'"
 log = logging.getLogger("opslens.queries")
 
 Database = str | Path | duckdb.DuckDBPyConnection
+T = TypeVar("T")
 
 
 @cache
@@ -57,13 +59,30 @@ def connection(db: Database) -> Iterator[duckdb.DuckDBPyConnection]:
     opened = _POOL.acquire(Path(db))
     try:
         cursor = opened.con.cursor()
+        _CURSORS[id(cursor)] = opened
         try:
             cursor.sql(_SEARCH_PATH)
             yield cursor
         finally:
+            del _CURSORS[id(cursor)]
             cursor.close()
     finally:
         _POOL.release(opened)
+
+
+def remembered(con: duckdb.DuckDBPyConnection, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, remembered per store file version when `con` is a pooled cursor.
+
+    For facts every query checks (the snapshot dates, the filters' choices): a pooled file never changes
+    while it is open (writers swap in a new file, which is opened afresh), so asking the store again for
+    every dataset only costs CPU. On a caller's own connection, which may be written to, it is computed.
+    """
+    opened = _CURSORS.get(id(con))
+    if opened is None:
+        return compute()
+    if key not in opened.facts:
+        opened.facts[key] = compute()  # two threads may both compute it: the same value
+    return opened.facts[key]
 
 
 def identity(path: Path) -> tuple[int, int, int] | None:
@@ -81,6 +100,8 @@ class _OpenStore:
 
     con: duckdb.DuckDBPyConnection
     identity: tuple[int, int, int]
+    threads: int = 0
+    facts: dict[Hashable, object] = field(default_factory=dict)  # see `remembered`
     users: int = 0
     retired: bool = False
 
@@ -102,6 +123,10 @@ class _StorePool:
                 if opened is not None:
                     self._retire(opened)
                 opened = self._open[path] = _OpenStore(_open_read_only(path), current)
+            threads = config.query_threads()  # an edited opslens.toml applies from the next query
+            if opened.threads != threads:
+                opened.con.sql(f"set threads = {int(threads)}")
+                opened.threads = threads
             opened.users += 1
             return opened
 
@@ -125,6 +150,7 @@ class _StorePool:
 
 
 _POOL = _StorePool()
+_CURSORS: dict[int, _OpenStore] = {}  # id of each pooled cursor in use -> its store (see `remembered`)
 close_all = _POOL.close_all
 
 

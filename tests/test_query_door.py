@@ -50,7 +50,7 @@ def test_the_limit_comes_from_the_config_and_the_cli_explains_it(demo_db, tmp_pa
     [
         ("[query]\ntimeout_seconds = 0\n", "timeout_seconds must be a number of seconds > 0, got 0"),
         ("[query]\ntimeout_seconds = 'soon'\n", "got 'soon'"),
-        ("[query]\nlimit = 3\n", "[query] has no setting 'limit'; allowed: timeout_seconds"),
+        ("[query]\nlimit = 3\n", "[query] has no setting 'limit'; allowed: timeout_seconds, threads"),
     ],
 )
 def test_bad_query_settings_are_explained(demo_db, tmp_path, monkeypatch, capsys, text, message):

@@ -263,8 +263,9 @@ def readable(frame: pl.DataFrame) -> pl.DataFrame:
 
 def dataframe(frame: pl.DataFrame, **options) -> None:
     """`st.dataframe` as every page shows one: no index column, and a missing value shown as "–", as
-    the tiles show it (Streamlit's default is "None")."""
-    st.dataframe(frame, **{"hide_index": True, "placeholder": NONE, **options})
+    the tiles show it (Streamlit's default is "None"). Handed over as an Arrow table: Streamlit serialises
+    that as it is, where a Polars frame would be converted through pandas on every run."""
+    st.dataframe(frame.to_arrow(), **{"hide_index": True, "placeholder": NONE, **options})
 
 
 def table(frame: pl.DataFrame, columns: Sequence[str] | None = None, height: int | str = "auto") -> None:
