@@ -67,18 +67,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 HOST = "127.0.0.1"
 VIEWPORT = {"width": 1500, "height": 1000}
 SERVE = "_serve"  # first argument when this file runs the Streamlit server (see serve_with_run_timer)
+SERVE_OPSLENS = "_serve_opslens"  # ... or `opslens serve` with its arguments (the processes behind nginx)
 RUN_LOG_ENV = "OPSLENS_LOAD_RUN_LOG"
 
-# URL path (st.navigation derives it from the script name; the default page is "/"), the page's st.title,
-# and whether the page has the date-range filter (`from`, `to`).
-PAGES = [
-    ("/", "Overview", False),
-    ("/backlog", "Backlog", True),
-    ("/exceptions", "Exceptions", False),
-    ("/readiness", "Readiness", False),
-    ("/install_to_invoice", "Install to invoice", True),
-    ("/data_health", "Data health", True),
-]
+
+def app_pages() -> list[tuple[str, str, bool]]:
+    """URL path (the first page is "/"), st.title and whether the page has the date range (`from`, `to`),
+    for every page in the app's registry, so a new page is in the mix without editing this file."""
+    sys.path.insert(0, str(ROOT))
+    from opslens.app.registry import PAGES as REGISTERED
+
+    return [(page.url_path, page.title, page.date_range is not None) for page in REGISTERED]
+
+
+# The floor: bench/minimal_app.py (a title, a number, a chart) viewed the same way (--app minimal).
+MINIMAL_APP = ROOT / "bench" / "minimal_app.py"
+MINIMAL_PAGES = [("/", "Minimal page", False)]
+PAGES: list[tuple[str, str, bool]] = []  # set in main(): app_pages() or MINIMAL_PAGES
 
 SERVER_START_TIMEOUT = 60.0  # seconds until /_stcore/health must answer
 GRACE = 10.0  # seconds a view that started before the end may still run
@@ -292,8 +297,9 @@ def install_run_timer(log_path: Path) -> None:
 
     The browser's timings include the client's own work, which on a small machine with many Chromium
     contexts can dwarf the server's; this measures the server alone. It wraps three calls and changes
-    nothing else: the runner's call of the script (timed), `StreamlitPage.run` (which page ran) and
-    `st.stop` (an empty state ends a run early but completely, unlike a viewer who left).
+    nothing else: the runner's call of the script (timed, in seconds and in the CPU of the thread that ran
+    it), `StreamlitPage.run` (which page ran) and `st.stop` (an empty state ends a run early but
+    completely, unlike a viewer who left).
     """
     import streamlit
     from streamlit.navigation.page import StreamlitPage
@@ -318,13 +324,14 @@ def install_run_timer(log_path: Path) -> None:
         depth = getattr(local, "depth", 0)
         if depth == 0:
             local.page, local.stopped_by_app = None, False
-        local.depth, started = depth + 1, time.perf_counter()
+        local.depth, started, cpu = depth + 1, time.perf_counter(), time.thread_time()
         try:
             result = original_exec(func, ctx)
         finally:
             local.depth = depth
         if depth == 0:  # the whole run, not a fragment inside it
             record = run_record(result, time.perf_counter() - started, local.page, local.stopped_by_app)
+            record["cpu"] = time.thread_time() - cpu  # this thread's: the script, and its queries' own thread
             with lock, open(log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(record) + "\n")
         return result
@@ -367,23 +374,25 @@ def healthy(url: str) -> bool:
 
 @dataclasses.dataclass
 class Server:
-    """The server this script started: where it listens, its pid, and its console and run logs."""
+    """What this script started: where viewers connect, the app processes' pids and console logs, the
+    run log they share, and (behind nginx) the proxy's access log."""
 
     url: str
-    pid: int
-    output: Path
+    pids: list[int]
+    outputs: list[Path]
     runs: Path
+    access_log: Path | None = None
 
 
 @contextlib.contextmanager
-def app_server(db: Path, port: int, work: Path) -> Iterator[Server]:
+def app_server(db: Path, port: int, work: Path, script: str = "app.py") -> Iterator[Server]:
     """Run the app on db with the run timer; yield it once healthy; always stop it.
 
     The server gets its own process group, so stopping it reaches its children and nothing else. The file
     watcher is off: people editing pages/ must not make the server rerun the views under test.
     """
     url = f"http://{HOST}:{port}"
-    streamlit_args = ["app.py", "--server.headless", "true", "--server.address", HOST, "--server.port", str(port)]
+    streamlit_args = [script, "--server.headless", "true", "--server.address", HOST, "--server.port", str(port)]
     streamlit_args += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     output, runs = work / "server.log", work / "runs.jsonl"
     env = {**os.environ, "OPSLENS_DB": str(db), "PYTHONUNBUFFERED": "1", RUN_LOG_ENV: str(runs)}
@@ -403,9 +412,50 @@ def app_server(db: Path, port: int, work: Path) -> Iterator[Server]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the server did not become healthy; its output:\n{output.read_text()}")
                 time.sleep(0.2)
-            yield Server(url, process.pid, output, runs)
+            yield Server(url, [process.pid], [output], runs)
         finally:
             stop_server(process)
+
+
+def serve_opslens_with_run_timer(argv: list[str]) -> None:
+    """`opslens serve` (its production options) with the run timer: the command deploy/cluster.py starts."""
+    sys.path.insert(0, str(ROOT))
+    from opslens.serve import command
+
+    parser = argparse.ArgumentParser()
+    for option in ("--db", "--address", "--port"):
+        parser.add_argument(option)
+    known, rest = parser.parse_known_args(argv)
+    os.environ["OPSLENS_DB"] = str(Path(known.db).resolve())
+    serve_with_run_timer(command(int(known.port), known.address, rest)[4:])  # after `python -m streamlit run`
+
+
+@contextlib.contextmanager
+def cluster_server(db: Path, processes: int, work: Path) -> Iterator[Server]:
+    """`processes` app processes behind nginx with the committed config (deploy/cluster.py), each with the
+    run timer; yields once all answer; always stops them."""
+    sys.path.insert(0, str(ROOT))
+    from deploy.cluster import cluster
+
+    runs = work / "runs.jsonl"
+    os.environ[RUN_LOG_ENV] = str(runs)  # the processes inherit it and append to one log, a line per write
+    serve_command = [sys.executable, str(Path(__file__).resolve()), SERVE_OPSLENS]
+    with cluster(db, processes, work / "cluster", serve_command=serve_command) as running:
+        outputs = sorted((work / "cluster").glob("app-*.log"))
+        yield Server(running.url, running.pids, outputs, runs, running.access_log)
+
+
+def balance(server: Server | None) -> str | None:
+    """How nginx spread the viewers: sessions (sticky keys) per app process, from its access log."""
+    if server is None or server.access_log is None or not server.access_log.exists():
+        return None
+    keys: dict[str, set[str]] = collections.defaultdict(set)
+    for line in server.access_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split('"')
+        if len(fields) > 2 and "/_stcore/stream" in fields[1]:
+            key, upstream = fields[2].split()[1:3]
+            keys[upstream].add(key)
+    return ", ".join(f"{upstream}: {len(k)}" for upstream, k in sorted(keys.items())) or None
 
 
 def die_with_parent() -> None:
@@ -439,9 +489,14 @@ def server_runs(server: Server | None, window: tuple[float, float]) -> list[dict
 
 def server_problems(server: Server | None) -> list[str]:
     """Tracebacks and error lines the server printed: failures no browser may have seen."""
-    if server is None or not server.output.exists():
+    if server is None:
         return []
-    lines = server.output.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = [
+        line
+        for output in server.outputs
+        if output.exists()
+        for line in output.read_text(encoding="utf-8", errors="replace").splitlines()
+    ]
     return [line.strip() for line in lines if re.search(r"Traceback|\bERROR\b|Exception:|Error:", line)]
 
 
@@ -485,14 +540,14 @@ def machine_busy() -> float | None:
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_now(server_pid: int | None) -> Cpu:
+def cpu_now(server_pids: list[int]) -> Cpu:
     """Who has used how much CPU: the server tree, this process's other descendants (Chromium, the
     Playwright driver, this script) and the whole machine, so the report can say whether the client or
     other work (a benchmark running alongside) competed with the server."""
     if not Path("/proc/stat").exists():
         return Cpu(None, None, None, time.monotonic())
     table = process_cpu()
-    server = tree_cpu(table, server_pid) if server_pid else None
+    server = sum(tree_cpu(table, pid) for pid in server_pids) if server_pids else None
     client = tree_cpu(table, os.getpid()) - (server or 0.0)
     return Cpu(server, client, machine_busy(), time.monotonic())
 
@@ -697,7 +752,11 @@ class WsSession(Viewer):
         """Connect (the server creates the session; it runs nothing until asked)."""
         from websockets.asyncio.client import connect
 
-        self.socket = await connect(self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=30)
+        # Behind nginx the sticky cookie keeps a viewer on one app process, as a browser's does.
+        cookie = {"Cookie": f"opslens_backend=load-viewer-{self.number}"}
+        self.socket = await connect(
+            self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=30, additional_headers=cookie
+        )
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -780,7 +839,7 @@ class WsSession(Viewer):
         self.socket = None
 
 
-async def run_load(base_url: str, server_pid: int | None, store: Store, args: argparse.Namespace) -> LoadRun:
+async def run_load(base_url: str, server_pids: list[int], store: Store, args: argparse.Namespace) -> LoadRun:
     """Start the clients, warm the server up with one view, run the sessions, return outcomes and CPU use."""
     rngs = [random.Random(f"{args.seed}-{number}") for number in range(args.sessions)]
     if args.client == "ws":
@@ -792,7 +851,7 @@ async def run_load(base_url: str, server_pid: int | None, store: Store, args: ar
                     await session.start()
             except Exception as error:
                 raise WarmUpFailed(f"cannot open a websocket session at {ws_url}: {error}") from None
-            return await load_phase(sessions, server_pid, args, "raw websocket sessions (Python `websockets`)")
+            return await load_phase(sessions, server_pids, args, "raw websocket sessions (Python `websockets`)")
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*(s._drop() for s in sessions)), 15)
@@ -807,24 +866,24 @@ async def run_load(base_url: str, server_pid: int | None, store: Store, args: ar
                 await session.start()
                 sessions.append(session)
             return await load_phase(
-                sessions, server_pid, args, f"browser contexts in headless Chromium {browser.version}"
+                sessions, server_pids, args, f"browser contexts in headless Chromium {browser.version}"
             )
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(browser.close(), 15)
 
 
-async def load_phase(sessions: list[Viewer], server_pid: int | None, args: argparse.Namespace, client: str) -> LoadRun:
+async def load_phase(sessions: list[Viewer], server_pids: list[int], args: argparse.Namespace, client: str) -> LoadRun:
     """One warm-up view, then every session until --seconds (plus GRACE).
 
     Sessions start spread over a short ramp so they do not all ask at the same instant, and the load phase
     is bounded by `--seconds` plus GRACE whatever the app does.
     """
     outcomes: list[Outcome] = []
-    warm = await sessions[0].open(View("/", "Overview", ()), args.page_timeout, False)
+    warm = await sessions[0].open(View(PAGES[0][0], PAGES[0][1], ()), args.page_timeout, False)
     if warm.errors:
         raise WarmUpFailed("; ".join(f"{kind}: {text}" for kind, text in warm.errors)[:1000])
-    cpu_before, wall_start = cpu_now(server_pid), time.time()
+    cpu_before, wall_start = cpu_now(server_pids), time.time()
     started = time.monotonic()
     deadline = started + args.seconds
     ramp = min(5.0, args.seconds / 4)
@@ -835,7 +894,7 @@ async def load_phase(sessions: list[Viewer], server_pid: int | None, args: argpa
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*map(one, sessions)), args.seconds + GRACE + 5)
-    cpu_after, wall_end = cpu_now(server_pid), time.time()
+    cpu_after, wall_end = cpu_now(server_pids), time.time()
     ignored = sum(session.ignored for session in sessions)
     cpu = (cpu_before, cpu_after)
     return LoadRun(outcomes, warm, time.monotonic() - started, cpu, ignored, client, (wall_start, wall_end))
@@ -876,7 +935,7 @@ def page_table(outcomes: list[Outcome], runs: list[dict], browser: bool) -> list
     return lines
 
 
-def cpu_lines(before: Cpu, after: Cpu, runs: int, browser: bool) -> list[str]:
+def cpu_lines(before: Cpu, after: Cpu, runs: list[dict], browser: bool) -> list[str]:
     """CPU used during the load phase by the server, the client and everything else, in cores, and the
     server's CPU per script run: unlike the timings, that cost hardly changes when others load the machine."""
     wall, cores = after.wall - before.wall, os.cpu_count() or 1
@@ -895,11 +954,19 @@ def cpu_lines(before: Cpu, after: Cpu, runs: int, browser: bool) -> list[str]:
         + ("." if busy is None else f", whole machine {busy:.2f} busy.")
     ]
     if server and runs:
-        per_run = server * wall / runs
+        per_run = server * wall / len(runs)
         lines[0] += (
-            f" Server CPU per script run (with the files and messages of its view): {per_run:.2f} s, so one "
+            f" Server CPU per script run (with the files and messages of its view): {per_run:.3f} s, so one "
             f"core could serve about {60 / per_run:.0f} views per minute of this mix if nothing else ran."
         )
+        timed = [r["cpu"] for r in runs if "cpu" in r]
+        if timed:
+            script = sum(timed) / len(timed)
+            lines[0] += (
+                f" Of that, the thread running the script used {script:.3f} s (the page's Python and its queries"
+                " with one DuckDB thread); the rest is Streamlit's own work around it (sessions, messages,"
+                " websockets) and DuckDB's other threads."
+            )
     if busy is not None and busy > 0.9 * cores:
         rest = busy - client - (server or 0)
         lines += [
@@ -937,17 +1004,27 @@ def error_lines(outcomes: list[Outcome], runs: list[dict], printed: list[str]) -
     return lines
 
 
-def setup_lines(args: argparse.Namespace, store: Store, base_url: str, run: LoadRun, started: bool) -> list[str]:
+def setup_lines(
+    args: argparse.Namespace, store: Store, base_url: str, run: LoadRun, server: Server | None
+) -> list[str]:
     """What was measured, how, and on what machine: a report must be readable without this file."""
-    where = (
-        f"started by load.py (`streamlit run app.py` with a run timer, {base_url}, OPSLENS_DB={args.db})"
-        if started
-        else f"{base_url}, already running (its store may differ from --db; no server-side timings)"
-    )
+    if server is None:
+        where = f"{base_url}, already running (its store may differ from --db; no server-side timings)"
+    elif args.processes:
+        spread = balance(server)
+        where = (
+            f"started by load.py: {args.processes} app process(es) (`opslens serve`, each with a run timer) behind "
+            f"nginx with deploy/nginx/opslens.conf at {base_url}, sticky by cookie (one per viewer), "
+            f"OPSLENS_DB={args.db}" + (f"; viewer sessions per process: {spread}" if spread else "")
+        )
+    else:
+        where = f"started by load.py (`streamlit run {args.script}` with a run timer, {base_url}, OPSLENS_DB={args.db})"
     warm = run.warm_up
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return [
-        f"## Load test: {args.sessions} viewer sessions for {args.seconds:.0f} s",
+        f"## Load test: {args.sessions} viewer sessions for {args.seconds:.0f} s"
+        + (f", {args.processes} process(es) behind nginx" if args.processes else "")
+        + (" (the minimal page)" if args.app == "minimal" else ""),
         "",
         f"- Server: {where}.",
         f"- Store: `{args.db}`, {len(store.dates)} snapshot dates ({store.dates[-1]} to {store.dates[0]}), "
@@ -990,7 +1067,7 @@ def render_report(args: argparse.Namespace, store: Store, base_url: str, run: Lo
         )
     browser = args.client == "browser"
     lines = [
-        *setup_lines(args, store, base_url, run, server is not None),
+        *setup_lines(args, store, base_url, run, server),
         "",
         totals,
         "",
@@ -1010,7 +1087,7 @@ def render_report(args: argparse.Namespace, store: Store, base_url: str, run: Lo
         "",
         *page_table(finished, runs, browser),
         "",
-        *cpu_lines(*run.cpu, len(runs), browser),
+        *cpu_lines(*run.cpu, runs, browser),
         "",
         *error_lines(finished, runs, server_problems(server)),
     ]
@@ -1044,7 +1121,23 @@ def parse_args() -> argparse.Namespace:
         default="ws",
         help="ws: raw websocket sessions (light, measures the server; default); browser: headless Chromium",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="serve with this many app processes behind nginx (deploy/cluster.py, the committed config) "
+        "instead of one process viewers reach directly",
+    )
+    parser.add_argument(
+        "--app",
+        choices=("opslens", "minimal"),
+        default="opslens",
+        help="minimal: serve bench/minimal_app.py instead, the floor of what any Streamlit page costs",
+    )
     args = parser.parse_args()
+    args.script = str(MINIMAL_APP) if args.app == "minimal" else "app.py"
+    if args.processes is not None and (args.processes < 1 or args.url or args.app == "minimal"):
+        parser.error("--processes must be at least 1, and cannot go with --url or --app minimal")
     if args.sessions < 1 or args.seconds <= 0 or args.page_timeout <= 0:
         parser.error("--sessions, --seconds and --page-timeout must be positive")
     if not args.db.exists():
@@ -1079,6 +1172,7 @@ def watchdog(seconds: float) -> None:
 def main() -> None:
     """Read the store, start the server (unless --url), run the load, always stop, print the report."""
     args = parse_args()
+    PAGES[:] = MINIMAL_PAGES if args.app == "minimal" else app_pages()
     try:
         store = read_store(args.db)
     except Exception as error:  # not a DuckDB file, not a store: nothing to generate links from
@@ -1095,12 +1189,17 @@ def main() -> None:
                 run = asyncio.run(run_load(base_url, None, store, args))
                 report = render_report(args, store, base_url, run, server)
             else:
-                with app_server(args.db, args.port or free_port(), Path(work)) as server:
+                starting = (
+                    cluster_server(args.db, args.processes, Path(work))
+                    if args.processes
+                    else app_server(args.db, args.port or free_port(), Path(work), args.script)
+                )
+                with starting as server:
                     base_url = server.url
                     print(
                         f"server up at {base_url}; {args.sessions} sessions for {args.seconds:.0f} s", file=sys.stderr
                     )
-                    run = asyncio.run(run_load(base_url, server.pid, store, args))
+                    run = asyncio.run(run_load(base_url, server.pids, store, args))
                 report = render_report(args, store, base_url, run, server)  # the logs outlive the server
     finally:
         signal.alarm(0)
@@ -1112,6 +1211,8 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == [SERVE]:
         serve_with_run_timer(sys.argv[2:])
+    elif sys.argv[1:2] == [SERVE_OPSLENS]:
+        serve_opslens_with_run_timer(sys.argv[2:])
     else:
         try:
             main()

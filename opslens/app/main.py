@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# Imported once, here, before any session runs a page: Streamlit and Plotly import pandas inside their
+# functions, and two sessions' first runs doing that at the same moment can get it half-imported
+# (bench/load.py behind nginx hit "partially initialized module 'pandas' has no attribute 'Series'").
+import pandas  # noqa: F401
 import streamlit as st
 
 from opslens.app import auth, frame
