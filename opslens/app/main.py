@@ -6,6 +6,7 @@ wheel) both run this file, so the app is the same however it is started.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 # Imported once, here, before any session runs a page: Streamlit and Plotly import pandas inside their
@@ -18,6 +19,10 @@ from opslens.app import auth, frame
 from opslens.app.registry import PAGES, PageInfo
 from opslens.app.text import plain
 from opslens.queries.db import QueryTimeout
+
+# Everything imported so far lives as long as the process: keep it out of the garbage collector's
+# full passes, which would otherwise walk these ~150,000 objects again each time (~0.1 s of CPU).
+gc.freeze()
 
 
 def run() -> None:
