@@ -71,13 +71,19 @@ SERVE_OPSLENS = "_serve_opslens"  # ... or `opslens serve` with its arguments (t
 RUN_LOG_ENV = "OPSLENS_LOAD_RUN_LOG"
 
 
-def app_pages() -> list[tuple[str, str, bool]]:
+def app_pages(names: str | None = None) -> list[tuple[str, str, bool]]:
     """URL path (the first page is "/"), st.title and whether the page has the date range (`from`, `to`),
-    for every page in the app's registry, so a new page is in the mix without editing this file."""
+    for every page in the app's registry (or those named, comma-separated), so a new page is in the mix
+    without editing this file."""
     sys.path.insert(0, str(ROOT))
     from opslens.app.registry import PAGES as REGISTERED
 
-    return [(page.url_path, page.title, page.date_range is not None) for page in REGISTERED]
+    wanted = None if names is None else set(names.split(","))
+    unknown = (wanted or set()) - {page.name for page in REGISTERED}
+    if unknown:
+        sys.exit(f"load.py: no page {', '.join(sorted(unknown))}; pages: {', '.join(p.name for p in REGISTERED)}")
+    chosen = [page for page in REGISTERED if wanted is None or page.name in wanted]
+    return [(page.url_path, page.title, page.date_range is not None) for page in chosen]
 
 
 # The floor: bench/minimal_app.py (a title, a number, a chart) viewed the same way (--app minimal).
@@ -919,10 +925,11 @@ def stats(values: list[float], shares: tuple[float, ...] = (0.5, 0.95, 1.0)) -> 
 def page_table(outcomes: list[Outcome], runs: list[dict], browser: bool) -> list[str]:
     """Per page: views, errors, seconds until the viewer had the view (drawn in the browser, or the run's
     script_finished over the websocket), in the browser also until the script ended, and the server's own
-    run seconds (only when this script started the server)."""
+    run seconds and the CPU seconds of the thread that ran it (only when this script started the server)."""
     head = "| page | views | with errors | " + ("drawn" if browser else "response") + " p50 | p95 | max | "
     head += "script done p50 | p95 | " if browser else ""
-    lines = [head + "server runs | server run p50 | p95 | max |", "|---|" + "---:|" * (head.count("|") + 2)]
+    head += "server runs | server run p50 | p95 | max | script CPU mean |"
+    lines = [head, "|---|" + "---:|" * (head.count("|") - 2)]
     for label, path in [("**all**", None), *((f"`{p}`", p) for p, _, _ in PAGES)]:
         mine = [o for o in outcomes if path in (None, o.view.path)]
         served = [r["seconds"] for r in runs if r["outcome"] == "ok" and path in (None, r["page"])]
@@ -931,7 +938,9 @@ def page_table(outcomes: list[Outcome], runs: list[dict], browser: bool) -> list
         failed = sum(1 for o in mine if o.errors)
         cells = f"| {label} | {len(mine)} | {failed} | {stats(drawn)} | "
         cells += f"{stats(done, (0.5, 0.95))} | " if browser else ""
-        lines.append(cells + f"{len(served)} | {stats(served)} |")
+        cpu = [r["cpu"] for r in runs if "cpu" in r and path in (None, r["page"])]
+        mean_cpu = f"{sum(cpu) / len(cpu):.3f}" if cpu else "–"
+        lines.append(cells + f"{len(served)} | {stats(served)} | {mean_cpu} |")
     return lines
 
 
@@ -1129,6 +1138,11 @@ def parse_args() -> argparse.Namespace:
         "instead of one process viewers reach directly",
     )
     parser.add_argument(
+        "--pages",
+        default=None,
+        help="only these pages, by script name, comma-separated (e.g. overview,backlog); default: every page",
+    )
+    parser.add_argument(
         "--app",
         choices=("opslens", "minimal"),
         default="opslens",
@@ -1172,7 +1186,7 @@ def watchdog(seconds: float) -> None:
 def main() -> None:
     """Read the store, start the server (unless --url), run the load, always stop, print the report."""
     args = parse_args()
-    PAGES[:] = MINIMAL_PAGES if args.app == "minimal" else app_pages()
+    PAGES[:] = MINIMAL_PAGES if args.app == "minimal" else app_pages(args.pages)
     try:
         store = read_store(args.db)
     except Exception as error:  # not a DuckDB file, not a store: nothing to generate links from

@@ -170,11 +170,18 @@ widgets.downloads("service_levels", filters, levels, key="forecast-sle")
 st.subheader("Open orders against the service levels")
 ageing = data.dataset("ageing_orders", filters)
 if not widgets.empty_state(ageing, "open orders", filters):
-    dots = charts.ageing_dots(ageing)
+    drawn = charts.dots_drawn(ageing)
+    dots = charts.ageing_dots(drawn)
     st.plotly_chart(dots, key="forecast-ageing")
     st.caption(
         f"{fmt.counted(ageing.height, 'open order')}; {ageing['beyond_sle_85'].sum():,} are older in their stage"
         " than 85% of the orders that recently left it: they are about to breach."
+        + (
+            f" Drawn: an even sample of {drawn.height:,} dots, so each stage and band keeps its share; every"
+            " order is in the download."
+            if drawn.height < ageing.height
+            else ""
+        )
     )
     widgets.downloads("ageing_orders", filters, ageing, dots, key="forecast-ageing")
 

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from apptest_harness import chart_spec, infos, main_captions, metrics, records, rerun, run_page, sidebar_warnings, table
 
+from opslens import charts
 from opslens.charts import TOP_MARKETS as PAGE_MARKETS
 from opslens.charts import stage_label
 from opslens.cli import main
@@ -91,6 +92,26 @@ def test_ageing_dots_and_drill_down_to_the_orders_beyond_sle85(demo_db, monkeypa
     listed = table(at, tables_before, ["order_id", "age_in_stage_days"])
     assert [r["order_id"] for r in listed] == breaching["order_id"].to_list()
     assert all(r["age_in_stage_days"] > sle["sle_p85_days"] for r in listed)
+
+
+def test_many_open_orders_draw_an_even_sample_of_dots_and_say_so(demo_db, monkeypatch):
+    monkeypatch.setattr(charts, "MAX_DOTS", 50)
+    ageing = dataset("ageing_orders", db=demo_db)
+    assert ageing.height > 50  # the premise
+
+    at = run_page("forecast", demo_db, monkeypatch)
+
+    drawn = [a for trace in chart_spec(at, "forecast-ageing")["data"] for a in trace["y"]]
+    step = -(-ageing.height // 50)  # every k-th order, k = ceil(rows / 50)
+    assert sorted(drawn) == sorted(ageing["age_in_stage_days"].to_list()[::step])
+    assert len(drawn) <= 50
+    assert any(f"Drawn: an even sample of {len(drawn):,} dots" in c for c in main_captions(at))
+
+
+def test_dots_drawn_keeps_every_kth_row_beyond_the_limit():
+    frame = pl.DataFrame({"n": range(10)})
+    assert charts.dots_drawn(frame, 10)["n"].to_list() == list(range(10))
+    assert charts.dots_drawn(frame, 3)["n"].to_list() == [0, 4, 8]  # every ceil(10 / 3) = 4th
 
 
 @pytest.fixture(scope="module")
