@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,3 +66,21 @@ def test_viewers_stick_to_one_process_and_spread_over_both(demo_db, tmp_path):
     served = _backends_by_viewer(running.access_log)
     assert len(served) >= 3 and all(len(backends) == 1 for backends in served.values()), served  # sticky
     assert used == {b.removeprefix("http://") for b in running.backends}  # both processes served viewers
+
+
+def test_the_load_test_runs_through_nginx_and_reports_both_processes(demo_db, tmp_path):
+    """`bench/load.py --processes 2`: viewers through the committed nginx config, CPU of both processes,
+    and which process served how many viewers (what docs/benchmarks.md's comparison is made with)."""
+    if not NGINX.exists():
+        missing = f"this test needs {NGINX} (.ci/run installs it)"
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(missing)
+    report = tmp_path / "load.md"
+    command = [sys.executable, str(ROOT / "bench" / "load.py"), "--db", str(demo_db), "--processes", "2"]
+    command += ["--sessions", "4", "--seconds", "5", "--think", "0.3", "--report", str(report)]
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    text = report.read_text(encoding="utf-8")
+    assert "2 process(es) behind nginx" in text and "**0 with errors**" in text, text[:3000]
+    spread = re.search(r"viewer sessions per process: (.*)\.\n", text)
+    assert spread and sum(int(n) for n in re.findall(r": (\d+)", spread[1])) == 4, text[:2000]
+    assert re.search(r"Server CPU per script run \(with the files and messages of its view\): \d\.\d{3} s", text)
