@@ -230,6 +230,7 @@ class LoadRun:
     ignored: int
     client: str  # what the viewers were, for the report
     window: tuple[float, float]  # wall-clock (time.time) start and end of the load phase
+    memory_mb: list[float] = dataclasses.field(default_factory=list)  # each server process's RSS at the end
 
 
 # ---------------------------------------------------------------------------------------------- the store
@@ -903,7 +904,18 @@ async def load_phase(sessions: list[Viewer], server_pids: list[int], args: argpa
     cpu_after, wall_end = cpu_now(server_pids), time.time()
     ignored = sum(session.ignored for session in sessions)
     cpu = (cpu_before, cpu_after)
-    return LoadRun(outcomes, warm, time.monotonic() - started, cpu, ignored, client, (wall_start, wall_end))
+    window = (wall_start, wall_end)
+    return LoadRun(outcomes, warm, time.monotonic() - started, cpu, ignored, client, window, resident_mb(server_pids))
+
+
+def resident_mb(pids: list[int]) -> list[float]:
+    """Each process's resident memory in MB (VmRSS), where /proc tells."""
+    sizes = []
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+            sizes.append(int(line.split()[1]) / 1024)
+    return sizes
 
 
 # ------------------------------------------------------------------------------------------------ the report
@@ -1097,6 +1109,11 @@ def render_report(args: argparse.Namespace, store: Store, base_url: str, run: Lo
         *page_table(finished, runs, browser),
         "",
         *cpu_lines(*run.cpu, runs, browser),
+        *(
+            ["", "Server memory at the end (resident): " + ", ".join(f"{mb:,.0f} MB" for mb in run.memory_mb) + "."]
+            if run.memory_mb
+            else []
+        ),
         "",
         *error_lines(finished, runs, server_problems(server)),
     ]
