@@ -203,7 +203,7 @@ def query_timeout_seconds() -> float:
 
 
 def query_threads() -> int:
-    """DuckDB threads per dataset query: [query] threads, default 1 (read when a store file is opened)."""
+    """DuckDB threads per dataset query: [query] threads, default 1 (read before every query, like the limit)."""
     value, source = _query_setting("threads")
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
         raise ConfigError(f"{source}: [query] threads must be a whole number from 1 to 256, got {value!r}")

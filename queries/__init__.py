@@ -333,7 +333,7 @@ def _snapshot_dates(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, ...]:
 def snapshot_dates(db: Database | None = None) -> list[dt.date]:
     """Every snapshot date in the store, newest first: the choices of the as-of picker."""
     with connection(_resolve(db)) as con:
-        return [row[0] for row in con.sql("select distinct snapshot_date from market_days order by 1 desc").fetchall()]
+        return list(reversed(_snapshot_dates(con)))
 
 
 def filter_options(db: Database | None = None, scope: Sequence[str] | None = None) -> dict[str, list[str]]:
