@@ -5,11 +5,19 @@ with per_order as (
     select count(*) as exception_orders, coalesce(sum(rules_broken), 0) as exception_rows, sum(mrr) as mrr_at_risk
     from opslens_exception_orders($as_of, $markets, $products, $segments, $stall_limits)
 ),
+rule_combinations as (
+    -- the exception rows as bits (opslens_exception_bits), counted per combination of rules, so each
+    -- rule is looked at once per combination rather than once per row of a second opslens_exceptions
+    select bits, count(*) as rows_with_bits
+    from opslens_exception_bits($as_of, $markets, $products, $segments, $stall_limits)
+    group by bits
+),
 per_rule as (
-    select rule, count(*) as orders
-    from opslens_exceptions($as_of, $markets, $products, $segments, $stall_limits)
-    group by rule, rule_index
-    qualify row_number() over (order by count(*) desc, rule_index) = 1
+    select r.rule, sum(c.rows_with_bits)::bigint as orders
+    from rule_combinations c
+    join opslens_rules_of_bits() r on r.bits = c.bits
+    group by r.rule, r.rule_index
+    qualify row_number() over (order by sum(c.rows_with_bits) desc, r.rule_index) = 1
 ),
 final as (
     select

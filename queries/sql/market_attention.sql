@@ -4,8 +4,17 @@
 -- and the Exceptions page); `orders` counts what the rules judged: the market's rows of snap(S) plus
 -- its orders missing from it, so the share is of the same population.
 with hits as (
-    select market, order_id, rule, rule_index
-    from opslens_exceptions($as_of, $markets, $products, $segments, $stall_limits)
+    -- opslens_exceptions' rows as bits (opslens_exception_bits): each exception row's rules are counted
+    -- per market and combination of rules, so the rules are looked at once per combination, not per row
+    select market, bits, count(*) as rows_with_bits
+    from opslens_exception_bits($as_of, $markets, $products, $segments, $stall_limits)
+    group by all
+),
+per_rule as (
+    select h.market, r.rule, r.rule_index, sum(h.rows_with_bits)::bigint as orders
+    from hits h
+    join opslens_rules_of_bits() r on r.bits = h.bits
+    group by all
 ),
 with_exceptions as (
     select market, count(*) as exception_orders, sum(mrr) as mrr_at_risk
@@ -18,16 +27,14 @@ snapshot_orders as (
     group by market
 ),
 missing_orders as (
-    select market, count(*) as missing_orders
-    from hits
+    select market, orders as missing_orders
+    from per_rule
     where rule = 'missing_from_snapshot'
-    group by market
 ),
 top_rule as (
-    select market, rule as top_rule, count(*) as top_rule_orders
-    from hits
-    group by market, rule, rule_index
-    qualify row_number() over (partition by market order by count(*) desc, rule_index) = 1
+    select market, rule as top_rule, orders as top_rule_orders
+    from per_rule
+    qualify row_number() over (partition by market order by orders desc, rule_index) = 1
 ),
 markets as (
     select market from snapshot_orders union select market from with_exceptions
