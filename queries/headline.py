@@ -56,7 +56,7 @@ def headline(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.Da
         reporting_now = _reporting(con, as_of, params["markets"])
         compared = sorted(set(reporting_now) & set(_reporting(con, previous, params["markets"])))
         some_missing = compared != reporting_now
-    bound = {**params, "previous": previous, "compared": compared or [], "some_missing": some_missing}
+    bound = {**params, "previous": previous, "compared": compared or []}
     sql = headline_sql(previous is not None, some_missing)
     values = {row["evaluated"]: row for row in run(con, sql, bound, "headline").iter_rows(named=True)}
     now, before = values["now"], values.get("before", {})

@@ -117,6 +117,13 @@ final as (
 )
 select * from final;
 
+-- opslens_missing_from_snapshot's orders with their rule as bits (opslens_rule_order), the rows that the
+-- bit forms of the exceptions (opslens_exception_bits, opslens_exception_bits_on) add for absent orders.
+create or replace temp macro opslens_missing_bits(as_of, markets, products, segments) as table
+    select m.order_id, m.market, m.stage, m.mrr, 1 << o.rule_index as bits
+    from opslens_missing_from_snapshot(as_of, markets, products, segments) m
+    join opslens_rule_order() o using (rule);
+
 -- opslens_exceptions with each row's rules as bits instead of one row per rule: one row per row of
 -- snap(S) breaking some rule and per order missing from it, with `bits`, bit rule_index
 -- (opslens_rule_order) set for each rule it breaks (opslens_has_rule, opslens_rules_of_bits). For what
@@ -128,9 +135,7 @@ with flagged as (
 )
 select * from flagged where bits <> 0
 union all
-select m.order_id, m.market, m.stage, m.mrr, 1 << o.rule_index as bits
-from opslens_missing_from_snapshot(as_of, markets, products, segments) m
-join opslens_rule_order() o using (rule);
+select * from opslens_missing_bits(as_of, markets, products, segments);
 
 -- Orders with exceptions at S: one row per order breaking at least one rule (any rule, also on a
 -- terminal row or an order missing from the snapshot), with its market, MRR and how many rules it
@@ -264,10 +269,8 @@ create or replace temp macro opslens_exception_bits_on(on_date, markets, product
         order_id, market as row_market, market, stage, mrr, case when passes then rule_bits else 0 end as bits
     from opslens_rule_bits_on(on_date, markets, products, segments, stall_limits)
     union all
-    select
-        m.order_id, null as row_market, m.market, m.stage, m.mrr, 1 << o.rule_index as bits
-    from opslens_missing_from_snapshot(on_date, markets, products, segments) m
-    join opslens_rule_order() o using (rule);
+    select order_id, null as row_market, market, stage, mrr, bits
+    from opslens_missing_bits(on_date, markets, products, segments);
 
 -- Exceptions at S against exceptions at C, per order: one row per order with an exception at C or at S
 -- under the same filters at each date. Each date's rows are read once (opslens_exception_bits_on) and
