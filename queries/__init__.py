@@ -23,7 +23,7 @@ import polars as pl
 from opslens import config
 from opslens.contract import OPEN_STAGES, STAGES
 
-from . import forecast
+from . import daybits, forecast
 from .catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
 from .compare import ComparisonDateError, comparison_date
 from .db import Database, connection, remembered, run, sql_text
@@ -209,8 +209,26 @@ def fetch(name: str, db: Database, filters: Filters, thresholds: dict[str, int] 
         if name in COMPARISONS:
             params["compare_to"] = comparison_date(con, as_of, filters.compare_to)
         computed = PYTHON_DATASETS.get(name)
-        frame = computed(con, params) if computed else run(con, sql_text(name), params, name)
+        with daybits.day_tables(con, _day_bits_dates(name, params), params["stall_limits"]) as tables:
+            params.update(zip(("bits_now", "bits_then")[: len(tables)], tables, strict=True))
+            frame = computed(con, params) if computed else run(con, sql_text(name), params, name)
     return frame.drop([c for c in frame.columns if c in DATASETS[name].internal_columns])
+
+
+# SQL datasets reading the exceptions of whole days (`opslens_day_bits`, queries/daybits.py): bound as
+# $bits_now (the table of S) and $bits_then (of the comparison date C). The headline binds its own.
+_DAY_BITS = {
+    "exception_changes": ("as_of", "compare_to"),
+    "changes": ("as_of", "compare_to"),
+    "exception_summary": ("as_of",),
+    "market_attention": ("as_of",),
+}
+
+
+def _day_bits_dates(name: str, params: dict[str, object]) -> list[dt.date | None]:
+    """The dates whose day tables the dataset reads; without a comparison date, C's is S's (the
+    comparison datasets are then empty, but their SQL still names a table)."""
+    return [params[key] or params["as_of"] for key in _DAY_BITS.get(name, ())]
 
 
 # Datasets computed in Python on SQL inputs (the others are one SQL file each).

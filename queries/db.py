@@ -85,6 +85,18 @@ def remembered(con: duckdb.DuckDBPyConnection, key: Hashable, compute: Callable[
     return opened.facts[key]
 
 
+def store_local(con: duckdb.DuckDBPyConnection, key: Hashable, make: Callable[[], T]) -> T | None:
+    """The object kept under `key` with the pooled store file version `con` reads, made on first use;
+    None on a caller's own connection, which has no store version to keep it with."""
+    opened = _CURSORS.get(id(con))
+    if opened is None:
+        return None
+    with opened.lock:
+        if key not in opened.facts:
+            opened.facts[key] = make()
+        return opened.facts[key]
+
+
 def identity(path: Path) -> tuple[int, int, int] | None:
     """Changes whenever a writer swaps in a new store file; None when there is no file."""
     try:
@@ -101,7 +113,8 @@ class _OpenStore:
     con: duckdb.DuckDBPyConnection
     identity: tuple[int, int, int]
     threads: int = 0
-    facts: dict[Hashable, object] = field(default_factory=dict)  # see `remembered`
+    facts: dict[Hashable, object] = field(default_factory=dict)  # see `remembered` and `store_local`
+    lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
     retired: bool = False
 

@@ -15,6 +15,7 @@ import datetime as dt
 import duckdb
 import polars as pl
 
+from .daybits import day_tables
 from .db import run
 
 # (key, label, unit, how it is read off the datasets)
@@ -30,10 +31,10 @@ MEASURES: list[tuple[str, str, str, str]] = [
 # The measures now, then (when there is a previous date), and now over the compared markets when
 # some market reported on only one of the two dates. Only the evaluations needed are put in the query:
 # DuckDB plans a branch behind a false `where` all the same, which costs about as much CPU as running it.
-SQL_NOW = "select 'now' as evaluated, * from opslens_measures($as_of, $markets, $products, $segments, $stall_limits)"
-SQL_BEFORE = "select 'before', * from opslens_measures($previous, $compared, $products, $segments, $stall_limits)"
+SQL_NOW = "select 'now' as evaluated, * from opslens_measures($as_of, $bits_now, $markets, $products, $segments)"
+SQL_BEFORE = "select 'before', * from opslens_measures($previous, $bits_then, $compared, $products, $segments)"
 SQL_NOW_COMPARED = (
-    "select 'now_compared', * from opslens_measures($as_of, $compared, $products, $segments, $stall_limits)"
+    "select 'now_compared', * from opslens_measures($as_of, $bits_now, $compared, $products, $segments)"
 )
 
 
@@ -56,9 +57,11 @@ def headline(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.Da
         reporting_now = _reporting(con, as_of, params["markets"])
         compared = sorted(set(reporting_now) & set(_reporting(con, previous, params["markets"])))
         some_missing = compared != reporting_now
-    bound = {**params, "previous": previous, "compared": compared or []}
     sql = headline_sql(previous is not None, some_missing)
-    values = {row["evaluated"]: row for row in run(con, sql, bound, "headline").iter_rows(named=True)}
+    with day_tables(con, [as_of, previous or as_of], params["stall_limits"]) as (bits_now, bits_then):
+        bound = {**params, "previous": previous, "compared": compared or []}
+        bound.update(bits_now=bits_now, bits_then=bits_then)
+        values = {row["evaluated"]: row for row in run(con, sql, bound, "headline").iter_rows(named=True)}
     now, before = values["now"], values.get("before", {})
     now_compared = values.get("now_compared", now if previous else {})
     rows = []

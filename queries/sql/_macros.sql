@@ -117,25 +117,15 @@ final as (
 )
 select * from final;
 
--- opslens_missing_from_snapshot's orders with their rule as bits (opslens_rule_order), the rows that the
--- bit forms of the exceptions (opslens_exception_bits, opslens_exception_bits_on) add for absent orders.
-create or replace temp macro opslens_missing_bits(as_of, markets, products, segments) as table
-    select m.order_id, m.market, m.stage, m.mrr, 1 << o.rule_index as bits
-    from opslens_missing_from_snapshot(as_of, markets, products, segments) m
-    join opslens_rule_order() o using (rule);
-
--- opslens_exceptions with each row's rules as bits instead of one row per rule: one row per row of
--- snap(S) breaking some rule and per order missing from it, with `bits`, bit rule_index
+-- opslens_exceptions with each row's rules as bits instead of one row per rule, read off S's table of
+-- opslens_day_bits (`day_table`, its name; queries/daybits.py): one row per row of snap(S) breaking some
+-- rule and per order missing from it (`row_market` null), with `bits`, bit rule_index
 -- (opslens_rule_order) set for each rule it breaks (opslens_has_rule, opslens_rules_of_bits). For what
 -- only counts exception rows: it skips building, unnesting and joining each row's list of rules.
-create or replace temp macro opslens_exception_bits(as_of, markets, products, segments, stall_limits) as table
-with flagged as (
-    select order_id, market, stage, mrr, /* RULE_BITS */ as bits
-    from opslens_snap_rules(as_of, markets, products, segments, stall_limits)
-)
-select * from flagged where bits <> 0
-union all
-select * from opslens_missing_bits(as_of, markets, products, segments);
+create or replace temp macro opslens_exception_bits(day_table, markets, products, segments) as table
+    select order_id, row_market, market, stage, mrr, bits
+    from query_table(day_table)
+    where bits <> 0 and opslens_passes(markets, products, segments, market, product, segment);
 
 -- Orders with exceptions at S: one row per order breaking at least one rule (any rule, also on a
 -- terminal row or an order missing from the snapshot), with its market, MRR and how many rules it
@@ -170,10 +160,10 @@ create or replace temp macro opslens_unbilled(as_of, markets, products, segments
 
 -- The Overview's headline measures at S under the filters, one row (queries/headline.py). Each is read
 -- off the definitions above, so a tile shows the same number as the page it summarises. For CPU (the
--- Overview is the most viewed page) the orders with exceptions are counted more cheaply than
--- opslens_exception_orders lists them, with the same count (tests/test_dataset_attention_headline.py
--- holds the tiles to the datasets).
-create or replace temp macro opslens_measures(as_of, markets, products, segments, stall_limits) as table
+-- Overview is the most viewed page) the orders with exceptions are counted off S's table of
+-- opslens_day_bits (`day_table`) more cheaply than opslens_exception_orders lists them, with the same
+-- count (tests/test_dataset_attention_headline.py holds the tiles to the datasets).
+create or replace temp macro opslens_measures(as_of, day_table, markets, products, segments) as table
 with open_rows as (
     select stage, coalesce(mrr, 0) as mrr
     from opslens_snap(as_of, markets, products, segments)
@@ -188,22 +178,18 @@ backlog as (
         count(*) filter (where stage = 'awaiting_network')::double / nullif(count(*), 0) as awaiting_network_share
     from open_rows
 ),
-snap_exception_orders as (
-    -- opslens_exception_orders' orders that have a row in snap(S): one row per order there, so they are
-    -- the rows breaking some rule (no need to list, unnest and regroup each row's rules)
-    select count(*) as snap_exception_orders
-    from opslens_snap_rules(as_of, markets, products, segments, stall_limits)
-    where /* RULE_BITS */ <> 0
+exception_orders as (
+    -- opslens_exception_orders' orders, counted off the day's bits: the rows of snap(S) breaking some rule
+    -- (one per order there), and the orders missing from it, absent at S by definition so never also a
+    -- row of snap(S); distinct because an order could be missing in two markets
+    select
+        count(*) filter (where row_market is not null)
+        + count(distinct order_id) filter (where row_market is null) as exception_orders
+    from opslens_exception_bits(day_table, markets, products, segments)
 ),
 unbilled as (
     select coalesce(sum(mrr), 0)::double as unbilled_mrr
     from opslens_unbilled(as_of, markets, products, segments)
-),
-missing_orders as (
-    -- the rest of opslens_exception_orders: orders missing from snap(S), absent at S by definition so
-    -- never also a row of snap(S); distinct because an order could be missing in two markets
-    select count(distinct order_id) as missing_exception_orders
-    from opslens_missing_from_snapshot(as_of, markets, products, segments)
 ),
 install_to_invoice as (
     select quantile_cont(install_to_invoice_days, 0.85)::double as install_to_invoice_p85
@@ -213,10 +199,10 @@ select
     b.open_orders,
     b.backlog_mrr,
     b.awaiting_network_share,
-    (e.snap_exception_orders + m.missing_exception_orders)::double as exception_orders,
+    e.exception_orders::double as exception_orders,
     i.install_to_invoice_p85,
     u.unbilled_mrr
-from backlog b, snap_exception_orders e, missing_orders m, install_to_invoice i, unbilled u;
+from backlog b, exception_orders e, install_to_invoice i, unbilled u;
 
 -- What changed between the comparison date C and S (SPEC §5) -----------------------------------------
 
@@ -231,13 +217,14 @@ create or replace temp macro opslens_reporting(as_of, compare_to) as table
     from market_days
     group by market;
 
--- Every row of one snapshot date D, unfiltered (a comparison also needs where an order is on the other
--- date, whatever the filters), with `passes` (the market / product / segment filters) and `rule_bits`:
--- bit rule_index (opslens_rule_order) set for each rule the row breaks at D. The flags are the RULES
--- registry's, as in opslens_snap_rules, evaluated on the columns of opslens_snap at D (this macro has
--- no as_of parameter: the flags' `as_of` is the column holding D). missing_from_snapshot, about an
--- absent row, is opslens_missing_from_snapshot's. Only the columns a caller reads are scanned.
-create or replace temp macro opslens_rule_bits_on(on_date, markets, products, segments, stall_limits) as table
+-- The exceptions of one snapshot date D as one row per order, unfiltered: every row of D with `bits`,
+-- bit rule_index (opslens_rule_order) set for each rule the row breaks at D (0: none), and one row per
+-- order missing from D (opslens_missing_from_snapshot: `row_market` null, its row at the market's
+-- previous snapshot, the missing_from_snapshot bit). The flags are the RULES registry's, as in
+-- opslens_snap_rules, evaluated on the columns of opslens_snap at D (the flags' `as_of` is the column
+-- holding D). A day's bits do not depend on the filters (applied by opslens_exception_bits_on), so
+-- queries/daybits.py computes them once per store file version and date and keeps them in a table.
+create or replace temp macro opslens_day_bits(on_date, stall_limits) as table
 with dated as (
     select
         s.*,
@@ -245,8 +232,7 @@ with dated as (
         st.is_open,
         s.snapshot_date as as_of,
         s.snapshot_date - coalesce(s.stage_entered_at::date, s.stage_run_start) as age_in_stage_days,
-        s.snapshot_date - s.ordered_at::date as age_days,
-        opslens_passes(markets, products, segments, s.market, s.product, s.segment) as passes
+        s.snapshot_date - s.ordered_at::date as age_days
     from snapshots s
     join stages st using (stage)
     where s.snapshot_date = on_date
@@ -257,37 +243,44 @@ flagged as (
         /* RULE_FLAGS */
     from dated
 )
-select *, /* RULE_BITS */ as rule_bits
-from flagged;
+select order_id, market as row_market, market, product, segment, stage, mrr, /* RULE_BITS */ as bits
+from flagged
+union all
+select m.order_id, null as row_market, m.market, m.product, m.segment, m.stage, m.mrr, 1 << o.rule_index as bits
+from opslens_missing_from_snapshot(on_date, null, null, null) m
+join opslens_rule_order() o using (rule);
 
--- One row per order at D with an exception there or a row there: its row's market (null when absent),
--- the market, stage and MRR of its exception rows, and its rules at D as bits (0: none). The
--- exceptions are opslens_exceptions' (the rule flags of each row that passes the filters, and
--- missing_from_snapshot), as bits instead of one row per rule.
-create or replace temp macro opslens_exception_bits_on(on_date, markets, products, segments, stall_limits) as table
-    select
-        order_id, market as row_market, market, stage, mrr, case when passes then rule_bits else 0 end as bits
-    from opslens_rule_bits_on(on_date, markets, products, segments, stall_limits)
-    union all
-    select order_id, null as row_market, market, stage, mrr, bits
-    from opslens_missing_bits(on_date, markets, products, segments);
+-- One row per order at D with an exception there or a row there, from D's table of opslens_day_bits
+-- (`day_table`, its name): its row's market (null when absent), the market, stage and MRR of its
+-- exception rows, and its rules at D under the filters as bits (0: none). The exceptions are
+-- opslens_exceptions' (the rule flags of each row that passes the filters, and missing_from_snapshot),
+-- as bits instead of one row per rule; where the order's row is is kept whatever the filters.
+create or replace temp macro opslens_exception_bits_on(day_table, markets, products, segments) as table
+with day as (
+    select *, opslens_passes(markets, products, segments, market, product, segment) as passes
+    from query_table(day_table)
+)
+select order_id, row_market, market, stage, mrr, case when passes then bits else 0 end as bits
+from day
+where passes or row_market is not null;
 
 -- Exceptions at S against exceptions at C, per order: one row per order with an exception at C or at S
--- under the same filters at each date. Each date's rows are read once (opslens_exception_bits_on) and
--- paired by order: for each date the order's rules there (bits, 0 for none), the market, stage and MRR
--- of its exception rows and the market of its row whatever the filters (null when absent).
-create or replace temp macro opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits) as table
+-- under the same filters at each date. Each date's table of opslens_day_bits (`now_table` for S,
+-- `then_table` for C) is read once and paired by order: for each date the order's rules there (bits, 0
+-- for none), the market, stage and MRR of its exception rows and the market of its row whatever the
+-- filters (null when absent).
+create or replace temp macro opslens_exception_pairs(now_table, then_table, markets, products, segments) as table
     select
         order_id,
         coalesce(n.bits, 0) as bits_now,
         n.market as exception_market_now, n.row_market as row_market_now, n.stage as stage_now, n.mrr as mrr_now,
         coalesce(t.bits, 0) as bits_then,
         t.market as exception_market_then, t.row_market as row_market_then, t.stage as stage_then, t.mrr as mrr_then
-    from opslens_exception_bits_on(as_of, markets, products, segments, stall_limits) n
-    full join opslens_exception_bits_on(compare_to, markets, products, segments, stall_limits) t using (order_id)
+    from opslens_exception_bits_on(now_table, markets, products, segments) n
+    full join opslens_exception_bits_on(then_table, markets, products, segments) t using (order_id)
     where coalesce(n.bits, 0) <> 0 or coalesce(t.bits, 0) <> 0;
 
--- Whether the rule of index `rule_index` is among `bits` (opslens_rule_bits_on).
+-- Whether the rule of index `rule_index` is among `bits` (opslens_day_bits).
 create or replace temp macro opslens_has_rule(bits, rule_index) as bits & (1 << rule_index) <> 0;
 
 -- Every combination of rule bits with its rules: one row per (bits, rule), so an order's rules are
@@ -311,7 +304,7 @@ create or replace temp macro opslens_market_on(at_date, exception_market, row_ma
 -- Exceptions at S against exceptions at C: one row per (order, rule) in either (opslens_exception_pairs,
 -- one row per rule of the order at either date). The stages are those of the exception rows (null
 -- where the order has no such row); the MRR is the exception row's at S, else at C.
-create or replace temp macro opslens_exception_changes(as_of, compare_to, markets, products, segments, stall_limits) as table
+create or replace temp macro opslens_exception_changes(now_table, then_table, markets, products, segments) as table
 with per_rule as (
     select
         p.*,
@@ -319,7 +312,7 @@ with per_rule as (
         o.rule_index,
         opslens_has_rule(p.bits_now, o.rule_index) as at_s,
         opslens_has_rule(p.bits_then, o.rule_index) as at_c
-    from opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits) p
+    from opslens_exception_pairs(now_table, then_table, markets, products, segments) p
     join opslens_rules_of_bits() o on o.bits = p.bits_now | p.bits_then
 ),
 located as (
@@ -346,12 +339,12 @@ from located;
 -- How many (order, rule) changes per market, rule and change: opslens_exception_changes counted, with
 -- the orders first grouped by what decides their changes (rules and markets at each date), so each
 -- rule is looked at once per group rather than once per order.
-create or replace temp macro opslens_exception_change_counts(as_of, compare_to, markets, products, segments, stall_limits) as table
+create or replace temp macro opslens_exception_change_counts(now_table, then_table, markets, products, segments) as table
 with groups as (
     select
         bits_now, exception_market_now, row_market_now, bits_then, exception_market_then, row_market_then,
         count(*) as orders
-    from opslens_exception_pairs(as_of, compare_to, markets, products, segments, stall_limits)
+    from opslens_exception_pairs(now_table, then_table, markets, products, segments)
     group by all
 ),
 per_rule as (

@@ -10,7 +10,7 @@ with counts as (
         sum(orders) filter (where change = 'new') as new,
         sum(orders) filter (where change = 'resolved') as resolved,
         sum(orders) filter (where change = 'persisting') as persisting
-    from opslens_exception_change_counts($as_of, $compare_to, $markets, $products, $segments, $stall_limits)
+    from opslens_exception_change_counts($bits_now, $bits_then, $markets, $products, $segments)
     group by all
 ),
 reporting as (

@@ -3,7 +3,7 @@
 -- reported_both: the row's market delivered an extract on both dates (else its rows may only say that
 -- the extract is missing). Empty when the store has no snapshot before S.
 with changed as (
-    select * from opslens_exception_changes($as_of, $compare_to, $markets, $products, $segments, $stall_limits)
+    select * from opslens_exception_changes($bits_now, $bits_then, $markets, $products, $segments)
 ),
 final as (
     select

@@ -9,7 +9,7 @@ rule_combinations as (
     -- the exception rows as bits (opslens_exception_bits), counted per combination of rules, so each
     -- rule is looked at once per combination rather than once per row of a second opslens_exceptions
     select bits, count(*) as rows_with_bits
-    from opslens_exception_bits($as_of, $markets, $products, $segments, $stall_limits)
+    from opslens_exception_bits($bits_now, $markets, $products, $segments)
     group by bits
 ),
 per_rule as (

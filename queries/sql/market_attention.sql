@@ -7,7 +7,7 @@ with hits as (
     -- opslens_exceptions' rows as bits (opslens_exception_bits): each exception row's rules are counted
     -- per market and combination of rules, so the rules are looked at once per combination, not per row
     select market, bits, count(*) as rows_with_bits
-    from opslens_exception_bits($as_of, $markets, $products, $segments, $stall_limits)
+    from opslens_exception_bits($bits_now, $markets, $products, $segments)
     group by all
 ),
 per_rule as (
