@@ -217,34 +217,15 @@ create or replace temp macro opslens_reporting(as_of, compare_to) as table
     from market_days
     group by market;
 
--- The exceptions of one snapshot date D as one row per order, unfiltered: every row of D with `bits`,
--- bit rule_index (opslens_rule_order) set for each rule the row breaks at D (0: none), and one row per
--- order missing from D (opslens_missing_from_snapshot: `row_market` null, its row at the market's
--- previous snapshot, the missing_from_snapshot bit). The flags are the RULES registry's, as in
--- opslens_snap_rules, evaluated on the columns of opslens_snap at D (the flags' `as_of` is the column
--- holding D). A day's bits do not depend on the filters (applied by opslens_exception_bits_on), so
+-- The exceptions of one snapshot date D as one row per order, unfiltered: every row of snap(D) with
+-- `bits`, bit rule_index (opslens_rule_order) set for each rule the row breaks there (opslens_snap_rules'
+-- flags; 0: none), and one row per order missing from D (opslens_missing_from_snapshot: `row_market`
+-- null, its row at the market's previous snapshot, the missing_from_snapshot bit). A day's bits do not
+-- depend on the filters (applied by opslens_exception_bits and opslens_exception_bits_on), so
 -- queries/daybits.py computes them once per store file version and date and keeps them in a table.
 create or replace temp macro opslens_day_bits(on_date, stall_limits) as table
-with dated as (
-    select
-        s.*,
-        st.stage_index,
-        st.is_open,
-        s.snapshot_date as as_of,
-        s.snapshot_date - coalesce(s.stage_entered_at::date, s.stage_run_start) as age_in_stage_days,
-        s.snapshot_date - s.ordered_at::date as age_days
-    from snapshots s
-    join stages st using (stage)
-    where s.snapshot_date = on_date
-),
-flagged as (
-    select
-        *,
-        /* RULE_FLAGS */
-    from dated
-)
 select order_id, market as row_market, market, product, segment, stage, mrr, /* RULE_BITS */ as bits
-from flagged
+from opslens_snap_rules(on_date, null, null, null, stall_limits)
 union all
 select m.order_id, null as row_market, m.market, m.product, m.segment, m.stage, m.mrr, 1 << o.rule_index as bits
 from opslens_missing_from_snapshot(on_date, null, null, null) m
