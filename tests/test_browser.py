@@ -422,7 +422,7 @@ def test_unknown_market_in_link_is_named_and_page_still_renders(page, query: str
     expect(page_caption(page)).to_contain_text(shown)
     expect(page.locator(live('[data-testid="stMetric"]'))).to_have_count(6)
     expect(page.locator(EXCEPTION)).to_have_count(0)
-    assert "NOPE" not in page.url
+    expect(page).not_to_have_url(re.compile("NOPE"))
 
 
 # 7. The Changes page ---------------------------------------------------------------------------------------
