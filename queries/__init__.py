@@ -26,7 +26,7 @@ from opslens.contract import OPEN_STAGES, STAGES
 from . import daybits, forecast
 from .catalog import COMPARISONS, DATASETS, RULES, DatasetInfo, RuleInfo
 from .compare import ComparisonDateError, comparison_date
-from .db import Database, connection, remembered, run, sql_text
+from .db import Database, connection, remembered, rows, run, sql_text
 from .forecast import DEFAULT_HISTORY, DEFAULT_HORIZON
 from .headline import headline
 
@@ -316,11 +316,9 @@ def _choices(db: Database | duckdb.DuckDBPyConnection, key: str, scope: tuple[st
     )
     params = {"scope": None if scope is None else list(scope)}
     if _is_connection(db):
-        return remembered(
-            db, ("choices", key, scope), lambda: tuple(row[0] for row in db.sql(query, params=params).fetchall())
-        )
+        return remembered(db, ("choices", key, scope), lambda: tuple(row[0] for row in rows(db, query, params)))
     with connection(db) as con:
-        return tuple(row[0] for row in con.sql(query, params=params).fetchall())
+        return tuple(row[0] for row in rows(con, query, params))
 
 
 def _listing(key: str, choices: Sequence[str], scoped: bool) -> str:
@@ -345,7 +343,7 @@ def latest_snapshot(con) -> dt.date | None:
 def _snapshot_dates(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, ...]:
     """Every snapshot date, oldest first; asked of the store once per file version (`remembered`)."""
     query = "select distinct snapshot_date from market_days order by 1"
-    return remembered(con, "snapshot_dates", lambda: tuple(row[0] for row in con.sql(query).fetchall()))
+    return remembered(con, "snapshot_dates", lambda: tuple(row[0] for row in rows(con, query)))
 
 
 def snapshot_dates(db: Database | None = None) -> list[dt.date]:
@@ -361,11 +359,12 @@ def filter_options(db: Database | None = None, scope: Sequence[str] | None = Non
         return {
             column + "s": [
                 row[0]
-                for row in con.sql(
+                for row in rows(
+                    con,
                     f"select distinct {column} from stage_days where {column} is not null"
                     " and ($scope is null or list_contains($scope, market)) order by 1",
-                    params=params,
-                ).fetchall()
+                    params,
+                )
             ]
             for column in ("market", "product", "segment")
         }

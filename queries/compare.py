@@ -13,6 +13,8 @@ import datetime as dt
 
 import duckdb
 
+from .db import rows
+
 DEFAULT_DAYS_BACK = 7
 
 
@@ -42,7 +44,7 @@ def comparison_date(
     if as_of is None:
         return None
     params = {"as_of": as_of, "compare_to": compare_to, "days_back": DEFAULT_DAYS_BACK}
-    week_before, earliest, latest_before, is_snapshot, before, after = con.sql(_DATES, params=params).fetchall()[0]
+    week_before, earliest, latest_before, is_snapshot, before, after = rows(con, _DATES, params)[0]
     if compare_to is None:
         return week_before or earliest
     if compare_to >= as_of:

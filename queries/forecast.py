@@ -17,7 +17,7 @@ import polars as pl
 from opslens.contract import OPEN_STAGES
 
 from . import montecarlo as mc
-from .db import run, sql_text
+from .db import rows, run, sql_text
 
 DEFAULT_HORIZON = 28  # days ahead (SPEC §6)
 DEFAULT_HISTORY = 56  # days of history up to S (SPEC §6)
@@ -222,7 +222,7 @@ def _history_start(con, as_of: dt.date | None, history: int, markets: list[str] 
     if as_of is None:
         return None
     sql = "select opslens_history_start($as_of, $history, $markets)"
-    return con.sql(sql, params={"as_of": as_of, "history": history, "markets": markets}).fetchall()[0][0]
+    return rows(con, sql, {"as_of": as_of, "history": history, "markets": markets})[0][0]
 
 
 def _snapshot_dates(con, as_of: dt.date | None, markets: list[str] | None) -> list[dt.date]:
@@ -232,7 +232,7 @@ def _snapshot_dates(con, as_of: dt.date | None, markets: list[str] | None) -> li
         select distinct snapshot_date from market_days
         where snapshot_date <= $as_of and ($markets is null or list_contains($markets, market)) order by 1
     """
-    return [r[0] for r in con.sql(sql, params={"as_of": as_of, "markets": markets}).fetchall()]
+    return [r[0] for r in rows(con, sql, {"as_of": as_of, "markets": markets})]
 
 
 def _markets(con, markets: list[str] | None, first: dt.date, last: dt.date) -> list[str]:
@@ -242,7 +242,7 @@ def _markets(con, markets: list[str] | None, first: dt.date, last: dt.date) -> l
         where snapshot_date between $first and $last and ($markets is null or list_contains($markets, market))
         order by 1
     """
-    return [r[0] for r in con.sql(sql, params={"first": first, "last": last, "markets": markets}).fetchall()]
+    return [r[0] for r in rows(con, sql, {"first": first, "last": last, "markets": markets})]
 
 
 def _daily_installs(

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from .daybits import day_tables
-from .db import run
+from .db import rows, run
 
 # (key, label, unit, how it is read off the datasets)
 MEASURES: list[tuple[str, str, str, str]] = [
@@ -88,19 +88,20 @@ def headline(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> pl.Da
 
 def _reporting(con: duckdb.DuckDBPyConnection, day: dt.date, markets: list[str] | None) -> list[str]:
     """Markets with rows on that snapshot date (within the market filter)."""
-    rows = con.sql(
+    found = rows(
+        con,
         """
         select market from market_days
         where snapshot_date = $day and ($markets is null or list_contains($markets, market))
         order by market
         """,
-        params={"day": day, "markets": markets},
-    ).fetchall()
-    return [row[0] for row in rows]
+        {"day": day, "markets": markets},
+    )
+    return [row[0] for row in found]
 
 
 def _previous_date(con: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> dt.date | None:
     if as_of is None:
         return None
     sql = "select max(snapshot_date) from market_days where snapshot_date < $d"
-    return con.sql(sql, params={"d": as_of}).fetchall()[0][0]
+    return rows(con, sql, {"d": as_of})[0][0]
