@@ -334,3 +334,37 @@ def test_chart_images_through_kaleido(figure, fmt_, check):
 def test_unknown_chart_format_is_refused(figure):
     with pytest.raises(ValueError, match="unknown chart format 'gif'"):
         charts.chart_bytes(figure, "gif")
+
+
+def test_shared_results_serve_one_frame_per_key_and_drop_the_least_recently_used():
+    from opslens.app.data import SharedResults
+
+    made: list[str] = []
+
+    def frame(key: str, rows: int = 1):
+        def compute() -> pl.DataFrame:
+            made.append(key)
+            return pl.DataFrame({"x": list(range(rows))})
+
+        return compute
+
+    results = SharedResults(max_bytes=10_000, max_entries=2)
+    first = results.get("a", frame("a"))
+    assert results.get("a", frame("a")) is first  # the same object, computed once
+    results.get("b", frame("b"))
+    results.get("a", frame("a"))  # a is now the most recently used
+    results.get("c", frame("c"))  # past 2 entries: b goes, not a
+    results.get("a", frame("a"))
+    results.get("b", frame("b"))
+    assert made == ["a", "b", "c", "b"]
+
+    results.clear()
+    made.clear()
+    big = results.get("big", frame("big", rows=2_000))  # 16,000 bytes: more than the bound, so not kept
+    assert big.height == 2_000
+    results.get("big", frame("big", rows=2_000))
+    results.get("d", frame("d", rows=1_000))  # 8,000 bytes: kept
+    results.get("e", frame("e", rows=500))  # 4,000 more: past 10,000 bytes, so d goes
+    results.get("e", frame("e", rows=500))
+    results.get("d", frame("d", rows=1_000))
+    assert made == ["big", "big", "d", "e", "d"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-import streamlit as st
 from apptest_harness import page_app, rerun, shown, table
 
 import opslens.queries as queries
+from opslens.app import data
 from opslens.cli import main
 from opslens.queries import dataset
 from opslens.queries.db import QueryTimeout, run
@@ -63,7 +63,7 @@ def test_a_page_whose_query_is_stopped_says_so_without_a_traceback(demo_db, monk
     at = page_app("exceptions", demo_db, monkeypatch)
     _config(tmp_path, monkeypatch, "[query]\ntimeout_seconds = 0.3\n")  # after page_app, which sets its own
     _slow(monkeypatch, "exception_summary")
-    st.cache_data.clear()  # earlier tests may have cached this very view
+    data.RESULTS.clear()  # earlier tests may have kept this very view
     at.run()
     assert not at.exception
     errors = [shown(e.value) for e in at.main.error]

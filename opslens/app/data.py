@@ -1,6 +1,6 @@
 """Cached access to the datasets for the pages, within the signed-in user's markets.
 
-Results are cached per (dataset, filters) and keyed by the store file's identity and by the
+Results are kept per (dataset, filters) (`SharedResults`) and keyed by the store file's identity and by the
 settings that change numbers (stall limits in opslens.toml), so an ingest or an edited config
 shows new numbers on the next interaction without anyone clearing a cache or restarting. Every dataset and
 filter choice the app shows comes through here, and here the user's scope (SPEC §4) is set on
@@ -10,7 +10,9 @@ the filters, whatever a page or a link put in them; the query layer applies it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,11 +35,46 @@ def store_version(path: Path) -> tuple[int, int, int]:
     return identity(path) or (0, 0, 0)
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _dataset(
-    name: str, db: str, version: tuple[int, int, int], settings: tuple[object, ...], filters: Filters
-) -> pl.DataFrame:
-    return fetch(name, db, filters)
+class SharedResults:
+    """The dataset results of this app process, one frame per (dataset, store version, settings, filters),
+    shared by every session; the least recently used are dropped past `max_bytes` or `max_entries`.
+
+    Not `st.cache_data`, which pickles each result to keep it and unpickles it for every reader: for
+    a list of 48,000 exceptions that is 20 ms to keep and 4 ms per view, besides hashing the key its
+    own way. The pages never change a frame in place (Polars frames are changed by making new ones),
+    so one frame serves every session.
+    """
+
+    def __init__(self, max_bytes: int, max_entries: int) -> None:
+        self.max_bytes, self.max_entries = max_bytes, max_entries
+        self._lock = threading.Lock()
+        self._frames: OrderedDict[Hashable, tuple[pl.DataFrame, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: Hashable, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        with self._lock:
+            kept = self._frames.get(key)
+            if kept is not None:
+                self._frames.move_to_end(key)
+                return kept[0]
+        frame = compute()  # outside the lock: other sessions' queries go on meanwhile
+        size = frame.estimated_size()
+        with self._lock:
+            if key not in self._frames and size <= self.max_bytes:
+                self._frames[key] = (frame, size)
+                self._bytes += size
+                while self._bytes > self.max_bytes or len(self._frames) > self.max_entries:
+                    _, (_, dropped) = self._frames.popitem(last=False)
+                    self._bytes -= dropped
+        return frame
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+            self._bytes = 0
+
+
+RESULTS = SharedResults(max_bytes=512 * 2**20, max_entries=512)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -73,7 +110,8 @@ def later(name: str, filters: Filters) -> Callable[[], pl.DataFrame]:
 
 def _fetch(name: str, filters: Filters) -> pl.DataFrame:
     path = store_path()
-    return _dataset(name, str(path), store_version(path), config.fingerprint(), filters)
+    key = (name, str(path), store_version(path), config.fingerprint(), filters)
+    return RESULTS.get(key, lambda: fetch(name, str(path), filters))
 
 
 def choices() -> tuple[list[dt.date], dict[str, list[str]]]:
