@@ -26,7 +26,8 @@ The load phase stops at --seconds; views still running get GRACE (10) seconds an
 whole run is bounded: server start (at most 60 s), one warm-up view (at most --page-timeout; if it already
 fails, e.g. an old store schema, nothing else runs), the load phase, 10 s, teardown; a watchdog alarm,
 SIGTERM/SIGHUP handling and a parent-death signal for the server make sure neither the server nor Chromium
-outlive it. Other options: --think (mean pause between views), --page-timeout (30 s), --seed (the views).
+outlive it. Other options: --think (mean pause between views), --page-timeout (30 s), --seed (the views),
+--profile DIR (each server run's cProfile stats, one file per run, to find where a view's CPU goes).
 
 Prints a Markdown report (and writes it to --report): views, errors with the page and filters that caused
 them, response times per page as the viewers saw them and in the server, and the CPU used by the server,
@@ -40,6 +41,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import cProfile
 import dataclasses
 import datetime as dt
 import json
@@ -69,6 +71,7 @@ VIEWPORT = {"width": 1500, "height": 1000}
 SERVE = "_serve"  # first argument when this file runs the Streamlit server (see serve_with_run_timer)
 SERVE_OPSLENS = "_serve_opslens"  # ... or `opslens serve` with its arguments (the processes behind nginx)
 RUN_LOG_ENV = "OPSLENS_LOAD_RUN_LOG"
+PROFILE_ENV = "OPSLENS_LOAD_PROFILE_DIR"  # set by --profile: each run's cProfile stats are written there
 
 
 def app_pages(names: str | None = None) -> list[tuple[str, str, bool]]:
@@ -313,6 +316,7 @@ def install_run_timer(log_path: Path) -> None:
     from streamlit.runtime.scriptrunner import script_runner
 
     local, lock = threading.local(), threading.Lock()
+    profile_dir = Path(os.environ[PROFILE_ENV]) if os.environ.get(PROFILE_ENV) else None
     original_exec, original_page_run, original_stop = (
         script_runner.exec_func_with_error_handling,
         StreamlitPage.run,
@@ -332,10 +336,13 @@ def install_run_timer(log_path: Path) -> None:
         if depth == 0:
             local.page, local.stopped_by_app = None, False
         local.depth, started, cpu = depth + 1, time.perf_counter(), time.thread_time()
+        profiler = cProfile.Profile(time.thread_time) if depth == 0 and profile_dir else None  # CPU, not waits
         try:
-            result = original_exec(func, ctx)
+            result = profiler.runcall(original_exec, func, ctx) if profiler else original_exec(func, ctx)
         finally:
             local.depth = depth
+        if profiler:
+            profiler.dump_stats(profile_dir / f"run-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}.prof")
         if depth == 0:  # the whole run, not a fragment inside it
             record = run_record(result, time.perf_counter() - started, local.page, local.stopped_by_app)
             record["cpu"] = time.thread_time() - cpu  # this thread's: the script, and its queries' own thread
@@ -1165,6 +1172,13 @@ def parse_args() -> argparse.Namespace:
         default="opslens",
         help="minimal: serve bench/minimal_app.py instead, the floor of what any Streamlit page costs",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each server run's cProfile stats (thread CPU time) to DIR, for pstats; profiling slows the runs",
+    )
     args = parser.parse_args()
     args.script = str(MINIMAL_APP) if args.app == "minimal" else "app.py"
     if args.processes is not None and (args.processes < 1 or args.url or args.app == "minimal"):
@@ -1176,6 +1190,9 @@ def parse_args() -> argparse.Namespace:
     if args.client == "browser" and not CHROMIUM.exists():
         parser.error(f"{CHROMIUM} is missing (apt-get install chromium); nothing is downloaded")
     args.db = args.db.resolve()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(args.profile.resolve())  # the server processes inherit it
     return args
 
 
