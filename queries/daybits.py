@@ -89,7 +89,7 @@ def _fill(con: duckdb.DuckDBPyConnection, kind: str, name: str, key: Key) -> int
     """Make the table `name` of one date's bits; its number of rows."""
     date, limits = key
     con.sql(_FILL.format(kind=kind, name=name), params={"on_date": date, "stall_limits": list(limits)})
-    return con.sql(f"select count(*) from {name}").fetchall()[0][0]
+    return db.rows(con, f"select count(*) from {name}")[0][0]
 
 
 @contextlib.contextmanager

@@ -223,7 +223,7 @@ def macros_sql() -> str:
 def _install_temp_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the shared macros on a caller's connection unless it has them (probing one is cheap)."""
     try:
-        con.sql("select opslens_passes(null, null, null, 'm', 'p', 's')").fetchall()
+        rows(con, "select opslens_passes(null, null, null, 'm', 'p', 's')")
     except duckdb.CatalogException:
         con.sql(_macros("temp macro "))
 
