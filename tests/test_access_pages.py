@@ -235,6 +235,18 @@ def test_a_link_naming_another_market_shows_nothing_of_it_and_says_so(role, stor
     assert [row["market"] for row in table(at)] == expected["market"].to_list()
 
 
+def test_results_kept_for_one_user_are_never_served_to_another(store, monkeypatch, markets):
+    """The app keeps each result for every session of the process (opslens/app/data.py); the same link
+    opened by an admin first and then by a viewer still gives the viewer only their markets."""
+    link = {"market": list(markets)}
+    admin = rerun(app("readiness", store, monkeypatch, USERS["admin"][0], link))
+    assert [row["market"] for row in table(admin)] == sorted(markets)
+    claims, scope = USERS["viewer"]
+    viewer = rerun(app("readiness", store, monkeypatch, claims, link))
+    assert [row["market"] for row in table(viewer)] == sorted(scope)
+    assert not (set(markets) - set(scope)) & shown_strings(viewer)
+
+
 def test_the_admin_sees_the_whole_ingest_log_and_the_audit_log(store, monkeypatch):
     at = rerun(app("data_health", store, monkeypatch, USERS["admin"][0]))
     subheaders = [s.value for s in at.main.subheader]
